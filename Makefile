@@ -1,0 +1,43 @@
+# The two commands of the README, and the steps they are made of.
+#   make run    install dependencies, build, fetch the default model and generate from it
+#   make test   install dependencies, build (Release, and Debug with ASan/UBSan) and run every test
+JOBS ?= $(shell nproc)
+BUILD ?= build
+BUILD_DEBUG ?= build-debug
+TOKENS ?= 1,9690,314,253,3575,282,4649,47,2,198,1,520,9531,198
+
+.PHONY: run test deps build build-debug model test-release test-debug fuzz bench clean
+
+run: deps build model
+	$(BUILD)/tessera generate default --tokens $(TOKENS) --max-tokens 32
+
+test: deps build build-debug model test-release test-debug
+
+deps:
+	scripts/install-deps
+
+build:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-debug:
+	cmake -S . -B $(BUILD_DEBUG) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTESSERA_BENCH=OFF
+	cmake --build $(BUILD_DEBUG) -j $(JOBS)
+
+model:
+	scripts/fetch-model default >/dev/null
+
+test-release:
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+test-debug:
+	ctest --test-dir $(BUILD_DEBUG) --output-on-failure -j $(JOBS)
+
+fuzz:
+	scripts/fuzz
+
+bench: build model
+	$(BUILD)/tessera_micro_bench
+
+clean:
+	rm -rf $(BUILD) $(BUILD_DEBUG)
