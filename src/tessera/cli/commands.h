@@ -11,6 +11,7 @@ int cmd_logits(int argc, char** argv);
 int cmd_generate(int argc, char** argv);
 int cmd_inspect(int argc, char** argv);
 int cmd_pull(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
 
 // MODEL as users write it: a path, or "default" (fetched into the cache on first use).
 Expected<std::string> resolve_model_path(const std::string& model);

@@ -13,6 +13,7 @@ commands:
   logits MODEL --tokens 1,2,3 [--top K]
   inspect FILE_OR_DIR
   pull [default]
+  bench latency MODEL --batch B --input-len I --output-len O [--max-batch-tokens N] [--json]
 
 MODEL is a GGUF file, a Hugging Face model directory, or "default" (SmolLM2-135M-Instruct, fetched on first use).
 Common options: --threads N (default: all cores).
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
   if (!std::strcmp(cmd, "logits")) return tessera::cli::cmd_logits(argc, argv);
   if (!std::strcmp(cmd, "inspect")) return tessera::cli::cmd_inspect(argc, argv);
   if (!std::strcmp(cmd, "pull")) return tessera::cli::cmd_pull(argc, argv);
+  if (!std::strcmp(cmd, "bench")) return tessera::cli::cmd_bench(argc, argv);
   std::fprintf(stderr, "tessera: unknown command '%s'\n\n%s", cmd, kUsage);
   return 2;
 }
