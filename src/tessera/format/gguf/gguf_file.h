@@ -74,6 +74,8 @@ class GgufValue {
   std::shared_ptr<std::vector<uint64_t>> string_offsets_;
 };
 
+// Immutable once open() returns: any number of threads may read it. Views it hands out (strings, tensor data)
+// live as long as the GgufFile.
 class GgufFile final : public TensorSource {
  public:
   static Expected<std::unique_ptr<GgufFile>> open(const std::string& path);
@@ -100,7 +102,7 @@ class GgufFile final : public TensorSource {
 
  private:
   friend class GgufParser;
-  util::MmapFile file_;  // empty when opened from memory
+  util::MmapFile file_;             // empty when opened from memory
   std::span<const uint8_t> bytes_;  // file_'s bytes, or the caller's
   std::string path_;
   uint32_t version_ = 0;

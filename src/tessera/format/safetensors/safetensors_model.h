@@ -18,15 +18,15 @@
 
 namespace tessera::format {
 
-// One .safetensors file on its own (used by the directory reader and by tests).
+// One .safetensors file on its own (used by the directory reader and by tests). Like SafetensorsModel, it is
+// immutable once open() returns, so any number of threads may read it; tensor data lives as long as it does.
 class SafetensorsFile final : public TensorSource {
  public:
   static Expected<std::unique_ptr<SafetensorsFile>> open(const std::string& path);
   // Parses a .safetensors image that is already in memory, with the same checks as open(). Nothing is copied:
   // the caller keeps `bytes` alive and unchanged while the result lives. `name` stands in for the path in
   // messages and path(). Fuzzers and tests use it to skip the file system.
-  static Expected<std::unique_ptr<SafetensorsFile>> open_from_memory(std::span<const uint8_t> bytes,
-                                                                     std::string name);
+  static Expected<std::unique_ptr<SafetensorsFile>> open_from_memory(std::span<const uint8_t> bytes, std::string name);
 
   std::span<const TensorEntry> tensors() const override { return tensors_; }
   const TensorEntry* find(std::string_view name) const override;
@@ -62,7 +62,7 @@ class SafetensorsModel final : public TensorSource {
   std::string dir_;
   std::string config_json_;
   std::vector<std::unique_ptr<SafetensorsFile>> shards_;
-  std::vector<TensorEntry> tensors_;  // all shards' tensors; data points into the shards' mappings
+  std::vector<TensorEntry> tensors_;                    // all shards' tensors; data points into the shards' mappings
   std::unordered_map<std::string_view, size_t> index_;  // views tensors_' names, which never move after open()
 };
 
