@@ -21,8 +21,7 @@ using testing::random_floats;
 std::vector<const Kernels*> all_kernels() {
   std::vector<const Kernels*> ks = {&portable_kernels()};
 #if defined(TESSERA_X86)
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
-    ks.push_back(&avx2_kernels());
+  if (matmul_isa_supported(MatmulIsa::kAvx2)) ks.push_back(&avx2_kernels());
 #endif
   return ks;
 }

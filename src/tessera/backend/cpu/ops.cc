@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "tessera/backend/cpu/matmul.h"
+
 namespace tessera::backend::cpu {
 
 int64_t attention_scratch_floats(const AttentionShape& s, int32_t max_num_q, int64_t max_ctx) {
@@ -15,10 +17,8 @@ const Kernels& kernels() {
     const char* force = std::getenv("TESSERA_CPU_ISA");
     const bool portable_only = force && std::strcmp(force, "portable") == 0;
 #if defined(TESSERA_X86)
-    __builtin_cpu_init();
-    if (!portable_only && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-        __builtin_cpu_supports("f16c"))
-      return avx2_kernels();
+    // The AVX2 level of the matmul kernels needs a superset of what these need (AVX2, FMA, F16C).
+    if (!portable_only && matmul_isa_supported(MatmulIsa::kAvx2)) return avx2_kernels();
 #endif
     (void)portable_only;
     return portable_kernels();
