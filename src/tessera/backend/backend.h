@@ -85,6 +85,9 @@ class Backend {
   virtual void copy_from_host(Tensor dst, const void* src) = 0;
   virtual void copy_to_host(const Tensor& src, void* dst) = 0;  // waits for pending ops
   virtual void synchronize() = 0;
+  // OK, or the first error of an op that ran asynchronously on a device (sticky: later ops do nothing). Ops
+  // return no Status so that the forward pass stays one line per op; callers check this after a forward pass.
+  virtual Status status() const { return Status(); }
 
   // ---- per forward pass ----
   virtual void begin_forward(const BatchMeta& meta) = 0;

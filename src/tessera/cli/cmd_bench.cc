@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "tessera/backend/cpu/cpu_backend.h"
+#include "tessera/backend/backend_factory.h"
 #include "tessera/cli/args.h"
 #include "tessera/cli/commands.h"
 #include "tessera/model/simple_runner.h"
@@ -34,7 +34,7 @@ std::string cpu_model() {
 
 int bench_latency(int argc, char** argv) {
   auto args = Args::parse(argc, argv, 3,
-                          {"batch", "input-len", "output-len", "threads", "max-batch-tokens", "seed", "warmup"},
+                          {"batch", "input-len", "output-len", "threads", "max-batch-tokens", "seed", "warmup", "device"},
                           {"json"});
   if (!args.ok()) return fail("bench latency", args.status());
   if (args->positionals().empty()) return fail("bench latency", invalid_argument("missing MODEL"));
@@ -49,7 +49,9 @@ int bench_latency(int argc, char** argv) {
 
   auto path = resolve_model_path(args->positionals()[0]);
   if (!path.ok()) return fail("bench latency", path.status());
-  backend::cpu::CpuBackend be(static_cast<int>(*threads));
+  auto made = backend::make_backend(args->get("device").value_or("auto"), static_cast<int>(*threads));
+  if (!made.ok()) return fail("bench latency", made.status());
+  backend::Backend& be = **made;
   auto model = model::Model::load(*path, be);
   if (!model.ok()) return fail("bench latency", model.status());
   const int64_t V = (*model)->config().vocab_size;
@@ -83,6 +85,7 @@ int bench_latency(int argc, char** argv) {
       TESSERA_RETURN_IF_ERROR(runner.decode(next, logits));
     }
     r.decode_s = seconds_since(t1);
+    TESSERA_RETURN_IF_ERROR(be.status());
     return r;
   };
   for (int64_t i = 0; i < *warmup; ++i)
@@ -109,7 +112,7 @@ int bench_latency(int argc, char** argv) {
       {"decode_s", r->decode_s},
       {"decode_tokens_per_s", decode_tps},
       {"time_per_output_token_ms", decode_steps > 0 ? 1000.0 * r->decode_s / decode_steps : 0.0},
-      {"machine", {{"cpu", cpu_model()}, {"arch", u.machine}, {"threads", be.num_threads()}}},
+      {"machine", {{"cpu", cpu_model()}, {"arch", u.machine}, {"threads", *threads}, {"device", be.name()}}},
       {"commit", TESSERA_GIT_COMMIT},
       {"command", cmdline},
   };

@@ -8,7 +8,7 @@
 #include <numeric>
 #include <random>
 
-#include "tessera/backend/cpu/cpu_backend.h"
+#include "tessera/backend/backend_factory.h"
 #include "tessera/cli/args.h"
 #include "tessera/cli/commands.h"
 #include "tessera/model/simple_runner.h"
@@ -20,7 +20,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct Loaded {
-  std::unique_ptr<backend::cpu::CpuBackend> backend;
+  std::unique_ptr<backend::Backend> backend;
   std::unique_ptr<model::Model> model;
 };
 
@@ -32,7 +32,8 @@ Expected<Loaded> load(const Args& args) {
   TESSERA_ASSIGN_OR_RETURN(threads, args.get_int("threads", 0));
   if (threads < 0 || threads > 1024) return invalid_argument("--threads must be between 0 and 1024");
   Loaded l;
-  l.backend = std::make_unique<backend::cpu::CpuBackend>(static_cast<int>(threads));
+  TESSERA_ASSIGN_OR_RETURN(l.backend, backend::make_backend(args.get("device").value_or("auto"),
+                                                            static_cast<int>(threads)));
   TESSERA_ASSIGN_OR_RETURN(l.model, model::Model::load(path, *l.backend));
   TESSERA_LOG_DEBUG("loaded %s on %s", path.c_str(), l.backend->name().c_str());
   return l;
@@ -59,12 +60,12 @@ int32_t sample(const float* row, int64_t n, double temperature, std::mt19937_64&
   return dist(rng);
 }
 
-const std::set<std::string> kGenerateFlags = {"tokens", "threads", "max-tokens", "temperature", "seed"};
+const std::set<std::string> kGenerateFlags = {"tokens", "threads", "max-tokens", "temperature", "seed", "device"};
 
 }  // namespace
 
 int cmd_logits(int argc, char** argv) {
-  auto args = Args::parse(argc, argv, 2, {"tokens", "threads", "top"}, {});
+  auto args = Args::parse(argc, argv, 2, {"tokens", "threads", "top", "device"}, {});
   if (!args.ok()) return fail("logits", args.status());
   auto top = args->get_int("top", 10);
   if (!top.ok()) return fail("logits", top.status());
@@ -77,6 +78,7 @@ int cmd_logits(int argc, char** argv) {
   if (!runner.ok()) return fail("logits", runner.status());
   std::vector<float> logits;
   if (Status s = runner->append({*tokens}, logits); !s.ok()) return fail("logits", s);
+  if (Status s = loaded->backend->status(); !s.ok()) return fail("logits", s);
   const int64_t k = std::clamp<int64_t>(*top, 1, V);
   std::vector<int32_t> order(V);
   std::iota(order.begin(), order.end(), 0);
@@ -125,6 +127,7 @@ int cmd_generate(int argc, char** argv) {
     if (static_cast<int64_t>(out.size()) == *max_tokens) break;
     s = runner->decode(std::span<const int32_t>(&next, 1), logits);
   }
+  if (s.ok()) s = loaded->backend->status();
   if (!s.ok()) return fail("generate", s);
   auto t2 = Clock::now();
   const double prefill_s = std::chrono::duration<double>(t1 - t0).count();

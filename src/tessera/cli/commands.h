@@ -12,6 +12,10 @@ int cmd_generate(int argc, char** argv);
 int cmd_inspect(int argc, char** argv);
 int cmd_pull(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
+int cmd_make_random_model(int argc, char** argv);
+int cmd_template(int argc, char** argv);
+int cmd_tokenize(int argc, char** argv);
+int cmd_detokenize(int argc, char** argv);
 
 // MODEL as users write it: a path, or "default" (fetched into the cache on first use).
 Expected<std::string> resolve_model_path(const std::string& model);

@@ -14,9 +14,14 @@ commands:
   inspect FILE_OR_DIR
   pull [default]
   bench latency MODEL --batch B --input-len I --output-len O [--max-batch-tokens N] [--json]
+  make-random-model --shape llama-3.2-1b|llama-3.1-8b|qwen3-8b --out FILE.gguf [--seed S]
+  template render TEMPLATE_FILE --context CONTEXT.json
+  tokenize FILE [--add-special] [--parse-special] < TEXT    (FILE: tokenizer.json, GGUF or model directory)
+  detokenize FILE --ids 1,2,3 [--skip-special]
 
 MODEL is a GGUF file, a Hugging Face model directory, or "default" (SmolLM2-135M-Instruct, fetched on first use).
-Common options: --threads N (default: all cores).
+Common options: --threads N (default: all cores); --device cpu|cuda|auto (generate, logits, bench; default auto:
+cuda when this build has it and a GPU is present, else cpu).
 )";
 
 }  // namespace
@@ -32,6 +37,10 @@ int main(int argc, char** argv) {
   if (!std::strcmp(cmd, "inspect")) return tessera::cli::cmd_inspect(argc, argv);
   if (!std::strcmp(cmd, "pull")) return tessera::cli::cmd_pull(argc, argv);
   if (!std::strcmp(cmd, "bench")) return tessera::cli::cmd_bench(argc, argv);
+  if (!std::strcmp(cmd, "make-random-model")) return tessera::cli::cmd_make_random_model(argc, argv);
+  if (!std::strcmp(cmd, "template")) return tessera::cli::cmd_template(argc, argv);
+  if (!std::strcmp(cmd, "tokenize")) return tessera::cli::cmd_tokenize(argc, argv);
+  if (!std::strcmp(cmd, "detokenize")) return tessera::cli::cmd_detokenize(argc, argv);
   std::fprintf(stderr, "tessera: unknown command '%s'\n\n%s", cmd, kUsage);
   return 2;
 }
