@@ -1,6 +1,7 @@
 # The two commands of the README, and the steps they are made of.
 #   make run    install dependencies, build, fetch the default model and generate from it
-#   make test   install dependencies, build (Release, and Debug with ASan/UBSan) and run every test
+#   make test   install dependencies, build (Release, and Debug with ASan/UBSan) and run every test; the CUDA
+#               backend is compiled in the Release build when nvcc is present (its tests need a GPU: scripts/gpu-check)
 JOBS ?= $(shell nproc)
 BUILD ?= build
 BUILD_DEBUG ?= build-debug
@@ -21,7 +22,7 @@ build:
 	cmake --build $(BUILD) -j $(JOBS)
 
 build-debug:
-	cmake -S . -B $(BUILD_DEBUG) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTESSERA_BENCH=OFF
+	cmake -S . -B $(BUILD_DEBUG) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTESSERA_BENCH=OFF -DTESSERA_ENABLE_CUDA=OFF
 	cmake --build $(BUILD_DEBUG) -j $(JOBS)
 
 model:
