@@ -9,6 +9,7 @@ namespace tessera::cli {
 
 int cmd_logits(int argc, char** argv);
 int cmd_generate(int argc, char** argv);
+int cmd_chat(int argc, char** argv);
 int cmd_inspect(int argc, char** argv);
 int cmd_pull(int argc, char** argv);
 int cmd_bench(int argc, char** argv);

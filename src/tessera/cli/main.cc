@@ -9,7 +9,8 @@ namespace {
 constexpr const char* kUsage = R"(usage: tessera <command> [options]
 
 commands:
-  generate MODEL --tokens 1,2,3 --max-tokens N [--temperature T] [--seed S] [--ignore-eos] [--json]
+  generate MODEL (--tokens 1,2,3 | --prompt TEXT) --max-tokens N [--temperature T] [--seed S] [--ignore-eos] [--json]
+  chat MODEL [--system TEXT] [--temperature T] [--max-tokens N] [--chat-template FILE]   (one user turn per line)
   logits MODEL --tokens 1,2,3 [--top K]
   inspect FILE_OR_DIR
   pull [default]
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   }
   const char* cmd = argv[1];
   if (!std::strcmp(cmd, "generate")) return tessera::cli::cmd_generate(argc, argv);
+  if (!std::strcmp(cmd, "chat")) return tessera::cli::cmd_chat(argc, argv);
   if (!std::strcmp(cmd, "logits")) return tessera::cli::cmd_logits(argc, argv);
   if (!std::strcmp(cmd, "inspect")) return tessera::cli::cmd_inspect(argc, argv);
   if (!std::strcmp(cmd, "pull")) return tessera::cli::cmd_pull(argc, argv);
