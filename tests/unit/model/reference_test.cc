@@ -18,12 +18,15 @@ using json = nlohmann::json;
 
 // Tolerances on the last-position logits, as the max absolute difference from transformers:
 //  - float32 and bfloat16 tiny models: both sides compute in float32 from the same weights; only summation order
-//    differs (about 1e-6 relative per dot product of 64..160 terms), so 1e-3 on logits of magnitude ~5 is loose.
+//    differs (about 1e-6 relative per dot product of 64..160 terms). Measured: at most 1e-5; bound 1e-4.
 //  - the default Q4_1 model: transformers multiplies dequantized weights by float32 activations; tessera's
 //    quantized kernels round activations to 8-bit blocks (relative error ~1/254 per element, uncorrelated), which
-//    perturbs each logit by a few hundredths after 30 layers. The bound is stated per run below.
-constexpr double kTinyLogitTol = 1e-3;
-constexpr double kDefaultLogitTol = 0.25;
+//    perturbs each logit by about a hundredth after 30 layers (measured: 0.005 to 0.017 on the four prompts);
+//    bound 0.05. The smallest top-1 margin on the greedy paths is 0.007, so greedy agreement is checked too.
+//  - the KV cache: f32 for the tiny models, so the bound above holds (an f16 cache alone moves their logits by
+//    ~2e-3); f16 for the default model, as it is served.
+constexpr double kTinyLogitTol = 1e-4;
+constexpr double kDefaultLogitTol = 0.05;
 
 json load_reference() {
   std::ifstream f(testing::fixtures_dir() + "/reference.json");
@@ -48,9 +51,9 @@ std::vector<float> expected_logits(const json& c) {
 int32_t argmax(const float* row, int64_t n) { return static_cast<int32_t>(std::max_element(row, row + n) - row); }
 
 // Logits of every position of one prompt, in one forward pass.
-std::vector<float> all_position_logits(Model& m, const std::vector<int32_t>& ids) {
+std::vector<float> all_position_logits(Model& m, const std::vector<int32_t>& ids, tensor::DType kv_dtype) {
   const int32_t T = static_cast<int32_t>(ids.size()), bs = 16, blocks = (T + bs - 1) / bs;
-  auto cache = m.allocate_kv_cache(1 + blocks, bs, tensor::DType::kF16);
+  auto cache = m.allocate_kv_cache(1 + blocks, bs, kv_dtype);
   EXPECT_TRUE(cache.ok());
   std::vector<int32_t> pos(T), seq(T, 0), lens = {T}, table(blocks), rows(T);
   std::vector<int64_t> slots(T);
@@ -75,6 +78,7 @@ TEST_P(ReferenceTest, LogitsAndGreedyTokensMatchTransformers) {
   ASSERT_TRUE(model.ok()) << model.status().to_string();
   const int64_t V = (*model)->config().vocab_size;
   const double tol = model_name == "default" ? kDefaultLogitTol : kTinyLogitTol;
+  const tensor::DType kv_dtype = model_name == "default" ? tensor::DType::kF16 : tensor::DType::kF32;
 
   int num_cases = 0;
   for (const json& c : ref["cases"]) {
@@ -84,7 +88,7 @@ TEST_P(ReferenceTest, LogitsAndGreedyTokensMatchTransformers) {
     const auto prompt = c["prompt_ids"].get<std::vector<int32_t>>();
     const auto greedy = c["greedy_tokens"].get<std::vector<int32_t>>();
 
-    auto runner = SimpleRunner::create(**model, 1, static_cast<int32_t>(prompt.size() + greedy.size()));
+    auto runner = SimpleRunner::create(**model, 1, static_cast<int32_t>(prompt.size() + greedy.size()), 16, kv_dtype);
     ASSERT_TRUE(runner.ok());
     std::vector<float> logits;
     ASSERT_TRUE(runner->append({prompt}, logits).ok());
@@ -111,7 +115,7 @@ TEST_P(ReferenceTest, LogitsAndGreedyTokensMatchTransformers) {
     // Prefill: the top-1 token at every position, where recorded.
     if (c.contains("top1_per_position")) {
       const auto top1 = c["top1_per_position"].get<std::vector<int32_t>>();
-      const std::vector<float> all = all_position_logits(**model, prompt);
+      const std::vector<float> all = all_position_logits(**model, prompt, kv_dtype);
       for (size_t t = 0; t < top1.size(); ++t) {
         EXPECT_EQ(argmax(all.data() + t * V, V), top1[t]) << "position " << t;
       }
@@ -141,7 +145,8 @@ TEST(ReferenceTest, GgufAndSafetensorsAgree) {
     ASSERT_TRUE(st.ok()) << st.status().to_string();
     ASSERT_TRUE(gg.ok()) << gg.status().to_string();
     const std::vector<int32_t> prompt = {5, 77, 300, 12, 9, 410, 63, 2, 88, 101, 7, 255};
-    const auto a = all_position_logits(**st, prompt), b = all_position_logits(**gg, prompt);
+    const auto a = all_position_logits(**st, prompt, tensor::DType::kF32),
+               b = all_position_logits(**gg, prompt, tensor::DType::kF32);
     ASSERT_EQ(a.size(), b.size());
     for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-3) << "at " << i;
   }
