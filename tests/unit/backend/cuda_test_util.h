@@ -1,7 +1,7 @@
-// Shared by the CUDA backend tests: a backend per test, or a skip when the machine has no GPU.
+// Shared by the CUDA backend tests: a backend per test; a failure when the machine has no GPU.
 //
-// These are GPU-machine tests: CI builds them (it has nvcc) but never has a GPU, so they GTEST_SKIP there. That
-// is the one allowed skip; scripts/gpu-check runs them for real on the GPU machine.
+// These are GPU-machine tests in their own binary, tessera_cuda_tests: CI compiles it (it has nvcc) but never has a
+// GPU, so ctest does not run it; scripts/gpu-check runs it on the GPU machine.
 #pragma once
 
 #ifdef TESSERA_CUDA
@@ -22,7 +22,7 @@ namespace tessera::backend::cuda::testing {
 #define TESSERA_REQUIRE_GPU()                                                       \
   do {                                                                              \
     if (::tessera::backend::cuda::device_count() == 0)                              \
-      GTEST_SKIP() << "no CUDA device (GPU-machine test; scripts/gpu-check runs it)"; \
+      FAIL() << "no CUDA device: tessera_cuda_tests runs on a GPU machine (scripts/gpu-check)"; \
   } while (0)
 
 // A device tensor holding `host` (or `n` NaNs when host is empty), owned by the fixture's buffers.
