@@ -24,7 +24,8 @@ CpuBackend::CpuBackend(int num_threads, const Kernels& k) : k_(k), pool_(num_thr
 CpuBackend::~CpuBackend() = default;
 
 std::string CpuBackend::name() const {
-  return std::string("cpu (") + k_.isa + ", " + std::to_string(pool_.num_threads()) + " threads)";
+  return std::string("cpu (matmul ") + matmul_isa_name(matmul_isa()) + ", ops " + k_.isa + ", " +
+         std::to_string(pool_.num_threads()) + " threads)";
 }
 
 Expected<Buffer> CpuBackend::allocate(size_t nbytes) {
