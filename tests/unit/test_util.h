@@ -2,9 +2,13 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <array>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -47,6 +51,26 @@ inline std::string default_model_path() {
     cache = std::string(std::getenv("HOME") ? std::getenv("HOME") : ".") + "/.cache/tessera";
   }
   return cache + "/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+}
+
+// Runs `command` through the shell with `input` on standard input; returns standard output and sets `rc`.
+// The input goes through a fresh temporary file, so tests running in parallel (ctest -j) never share one.
+inline std::string run_command(const std::string& command, const std::string& input, int& rc) {
+  std::string in_path = ::testing::TempDir() + "tessera_input_XXXXXX";
+  const int fd = mkstemp(in_path.data());
+  if (fd < 0) {
+    rc = -1;
+    return "";
+  }
+  close(fd);
+  std::ofstream(in_path, std::ios::binary) << input;
+  FILE* p = popen((command + " < '" + in_path + "' 2>/dev/null").c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  for (size_t n; p && (n = fread(buf.data(), 1, buf.size(), p)) > 0;) out.append(buf.data(), n);
+  rc = p ? pclose(p) : -1;
+  std::remove(in_path.c_str());
+  return out;
 }
 
 }  // namespace tessera::testing
