@@ -1,16 +1,15 @@
 # The two commands of the README, and the steps they are made of.
-#   make run    install dependencies, build, fetch the default model and generate from it
+#   make run    install dependencies, build, fetch the default model and chat with it (one turn per line)
 #   make test   install dependencies, build (Release, and Debug with ASan/UBSan) and run every test; the CUDA
 #               backend is compiled in the Release build when nvcc is present (its tests need a GPU: scripts/gpu-check)
 JOBS ?= $(shell nproc)
 BUILD ?= build
 BUILD_DEBUG ?= build-debug
-TOKENS ?= 1,9690,314,253,3575,282,4649,47,2,198,1,520,9531,198
 
 .PHONY: run test deps build build-debug model test-release test-debug fuzz bench clean
 
 run: deps build model
-	$(BUILD)/tessera generate default --tokens $(TOKENS) --max-tokens 32
+	$(BUILD)/tessera chat default
 
 test: deps build build-debug model test-release test-debug
 
