@@ -20,6 +20,7 @@
 #include <random>
 #include <vector>
 
+#include "random_blocks.h"
 #include "tessera/tensor/half.h"
 
 namespace tessera::backend::cpu {
@@ -33,12 +34,6 @@ std::vector<MatmulIsa> levels() {
     if (matmul_isa_supported(isa)) v.push_back(isa);
   }
   return v;
-}
-
-// Random finite f16 scale of either sign, magnitude about 1/64, so that weights are O(1).
-uint16_t random_scale(std::mt19937& rng) {
-  std::uniform_real_distribution<float> mag(0.5f, 1.5f);
-  return tensor::f32_to_f16((rng() & 1 ? -1.0f : 1.0f) * mag(rng) / 64.0f);
 }
 
 // N rows of K values: random bytes with finite random f16 scales in every scale field (every bit pattern of the
@@ -56,23 +51,7 @@ std::vector<uint8_t> random_weights(DType t, int64_t N, int64_t K, std::mt19937&
     }
     return v;
   }
-  for (auto& b : v) b = static_cast<uint8_t>(rng());
-  for (size_t off = 0; off < v.size(); off += info.block_bytes) {
-    const auto put = [&](size_t at) {
-      const uint16_t h = random_scale(rng);
-      std::memcpy(&v[off + at], &h, 2);
-    };
-    switch (t) {
-      case DType::kQ8_0:
-      case DType::kQ4_0: put(0); break;
-      case DType::kQ4_1:
-      case DType::kQ4_K:
-      case DType::kQ5_K: put(0), put(2); break;
-      case DType::kQ6_K: put(208); break;
-      default: break;
-    }
-  }
-  return v;
+  return testing::random_blocks(t, static_cast<int64_t>(v.size() / info.block_bytes), rng);
 }
 
 // Activations in [-1, 1] with an occasional outlier, so blocks get different scales.

@@ -12,6 +12,7 @@
 #include "tessera/tensor/dtype.h"
 #include "tessera/tensor/half.h"
 #include "tessera/tensor/quant_blocks.h"
+#include "random_blocks.h"
 
 namespace tessera::backend::cpu {
 namespace {
@@ -76,35 +77,7 @@ float spec_value(DType t, const uint8_t* blk, int i) {
   }
 }
 
-uint16_t random_scale(std::mt19937& rng) {
-  std::uniform_real_distribution<float> mag(0.5f, 1.5f);
-  const float sign = rng() & 1 ? -1.0f : 1.0f;
-  return tensor::f32_to_f16(sign * mag(rng) * (1.0f / 64.0f));
-}
-
-// Random bytes with finite f16 scale fields.
-std::vector<uint8_t> random_blocks(DType t, int nblocks, std::mt19937& rng) {
-  const int bytes = tensor::dtype_info(t).block_bytes;
-  std::vector<uint8_t> v(static_cast<size_t>(nblocks) * bytes);
-  for (auto& b : v) b = static_cast<uint8_t>(rng());
-  for (int i = 0; i < nblocks; ++i) {
-    uint8_t* blk = v.data() + static_cast<size_t>(i) * bytes;
-    const auto put = [&](int off) {
-      const uint16_t h = random_scale(rng);
-      std::memcpy(blk + off, &h, 2);
-    };
-    switch (t) {
-      case DType::kQ8_0:
-      case DType::kQ4_0: put(0); break;
-      case DType::kQ4_1:
-      case DType::kQ4_K:
-      case DType::kQ5_K: put(0), put(2); break;
-      case DType::kQ6_K: put(208); break;
-      default: break;
-    }
-  }
-  return v;
-}
+using testing::random_blocks;
 
 class DequantizeTest : public ::testing::TestWithParam<DType> {};
 
