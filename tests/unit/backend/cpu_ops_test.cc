@@ -94,6 +94,11 @@ TEST(CpuOps, SiluMulAndSoftmax) {
       k->softmax(x.data(), 2, cols);
       expect_close(x, ref, 1e-5, 1e-7);
     }
+    // A -inf logit (a banned token) gets probability exactly 0.
+    std::vector<float> banned = {1.0f, -std::numeric_limits<float>::infinity(), 2.0f};
+    k->softmax(banned.data(), 1, 3);
+    EXPECT_EQ(banned[1], 0.0f);
+    EXPECT_NEAR(banned[0] + banned[2], 1.0f, 1e-6);
   }
 }
 

@@ -23,10 +23,11 @@ namespace {
 using tessera::backend::cpu::AttentionShape;
 using tessera::backend::cpu::AttentionTask;
 
-// exp(x) to about 2 ulp for x in [-87, 88]; smaller x flush to ~1e-38, which softmax treats as zero.
-// Range reduction x = n*ln2 + r with |r| <= ln2/2, then a degree-6 Taylor polynomial (error < 2e-7 relative).
-inline float fast_expf(float x) {
-  x = std::min(std::max(x, -87.0f), 88.0f);
+// exp(x) to about 2 ulp for x in [-87, 88]; below that exactly 0 (so a -inf logit gets probability 0), above
+// it exp(88). Range reduction x = n*ln2 + r with |r| <= ln2/2, then a degree-6 Taylor polynomial (error < 2e-7
+// relative).
+inline float fast_expf(float x_in) {
+  const float x = std::min(std::max(x_in, -87.0f), 88.0f);
   const float t = x * 1.44269504088896341f;
   const int32_t n = static_cast<int32_t>(t + (t >= 0.0f ? 0.5f : -0.5f));
   const float nf = static_cast<float>(n);
@@ -43,7 +44,7 @@ inline float fast_expf(float x) {
   bits += n * (1 << 23);  // multiply by 2^n through the exponent field
   float out;
   std::memcpy(&out, &bits, 4);
-  return out;
+  return x_in < -87.0f ? 0.0f : out;
 }
 
 inline float dot(const float* a, const float* b, int64_t n) {
