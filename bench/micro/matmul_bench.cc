@@ -146,11 +146,16 @@ void BM_SmolLM2Layers(benchmark::State& state, DType t) {
   state.counters["tok/s"] = benchmark::Counter(steps * static_cast<double>(M), benchmark::Counter::kIsRate);
 }
 
-#define TESSERA_MATMUL_BENCH(T)                                                \
-  BENCHMARK_CAPTURE(BM_Matmul, T, DType::k##T)->Apply(shapes);                 \
-  BENCHMARK_CAPTURE(BM_SmolLM2Layers, T, DType::k##T)                          \
-      ->Args({1, 1})->Args({16, 16})->Args({512, 1})->ArgNames({"M", "lm_rows"}) \
-      ->Unit(benchmark::kMillisecond)->UseRealTime()->Apply(add_best_of);
+#define TESSERA_MATMUL_BENCH(T)                                \
+  BENCHMARK_CAPTURE(BM_Matmul, T, DType::k##T)->Apply(shapes); \
+  BENCHMARK_CAPTURE(BM_SmolLM2Layers, T, DType::k##T)          \
+      ->Args({1, 1})                                           \
+      ->Args({16, 16})                                         \
+      ->Args({512, 1})                                         \
+      ->ArgNames({"M", "lm_rows"})                             \
+      ->Unit(benchmark::kMillisecond)                          \
+      ->UseRealTime()                                          \
+      ->Apply(add_best_of);
 
 TESSERA_MATMUL_BENCH(Q4_1)
 TESSERA_MATMUL_BENCH(Q8_0)

@@ -3,9 +3,8 @@
 // errors, never as timeouts. Any crash, sanitizer report or uncaught exception is a bug.
 #include <cstddef>
 #include <cstdint>
-#include <string_view>
-
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "tessera/tokenizer/chat/template.h"
 

@@ -76,10 +76,10 @@ inline std::string run_command(const std::string& command, const std::string& in
 }  // namespace tessera::testing
 
 // A test that needs an input that is missing: fails in CI, skips elsewhere.
-#define TESSERA_REQUIRE_FILE(path)                                                           \
-  do {                                                                                       \
-    if (!std::filesystem::exists(path)) {                                                    \
+#define TESSERA_REQUIRE_FILE(path)                                                          \
+  do {                                                                                      \
+    if (!std::filesystem::exists(path)) {                                                   \
       if (::tessera::testing::in_ci()) FAIL() << "missing required test input: " << (path); \
-      GTEST_SKIP() << "missing test input (fails in CI): " << (path);                        \
-    }                                                                                        \
+      GTEST_SKIP() << "missing test input (fails in CI): " << (path);                       \
+    }                                                                                       \
   } while (0)

@@ -58,7 +58,7 @@ struct BatchMeta {
   const int32_t* block_tables = nullptr;  // [S, max_blocks_per_seq] block ids; unused entries 0 (the null block)
   int32_t max_blocks_per_seq = 0;
   int32_t block_size = 0;
-  int32_t num_logits = 0;                  // R
+  int32_t num_logits = 0;                   // R
   const int32_t* logits_indices = nullptr;  // [R] token rows whose logits are wanted
 };
 

@@ -33,14 +33,15 @@ std::string cpu_model() {
 }
 
 int bench_latency(int argc, char** argv) {
-  auto args = Args::parse(argc, argv, 3,
-                          {"batch", "input-len", "output-len", "threads", "max-batch-tokens", "seed", "warmup", "device"},
-                          {"json"});
+  auto args = Args::parse(
+      argc, argv, 3, {"batch", "input-len", "output-len", "threads", "max-batch-tokens", "seed", "warmup", "device"},
+      {"json"});
   if (!args.ok()) return fail("bench latency", args.status());
   if (args->positionals().empty()) return fail("bench latency", invalid_argument("missing MODEL"));
   auto batch = args->get_int("batch", 1), input_len = args->get_int("input-len", 128),
        output_len = args->get_int("output-len", 128), threads = args->get_int("threads", 0),
-       chunk = args->get_int("max-batch-tokens", 0), seed = args->get_int("seed", 0), warmup = args->get_int("warmup", 1);
+       chunk = args->get_int("max-batch-tokens", 0), seed = args->get_int("seed", 0),
+       warmup = args->get_int("warmup", 1);
   for (const Status& s : {batch.status(), input_len.status(), output_len.status(), threads.status(), chunk.status(),
                           seed.status(), warmup.status()})
     if (!s.ok()) return fail("bench latency", s);

@@ -41,7 +41,8 @@ int cmd_chat(int argc, char** argv) {
     if (!text.ok()) return fail("chat", text.status());
     source = *text;
   }
-  if (source.empty()) return fail("chat", invalid_argument(m->path + " has no chat template; give --chat-template FILE"));
+  if (source.empty())
+    return fail("chat", invalid_argument(m->path + " has no chat template; give --chat-template FILE"));
   auto tmpl = tokenizer::chat::Template::parse(source);
   if (!tmpl.ok()) return fail("chat", tmpl.status());
 

@@ -11,8 +11,8 @@
 namespace tessera::cli {
 namespace {
 
-const std::set<std::string> kGenerateFlags = {"tokens", "prompt", "threads", "max-tokens", "temperature", "seed",
-                                              "device"};
+const std::set<std::string> kGenerateFlags = {"tokens",      "prompt", "threads", "max-tokens",
+                                              "temperature", "seed",   "device"};
 
 // The prompt from --tokens (ids) or --prompt (text, tokenized without special tokens, as a raw completion).
 Expected<std::vector<int32_t>> prompt_ids(const Args& args, const LoadedModel& m) {
@@ -37,7 +37,8 @@ int cmd_logits(int argc, char** argv) {
   if (!tokens.ok()) return fail("logits", tokens.status());
   const int64_t V = m->model->config().vocab_size;
   for (int32_t t : *tokens)
-    if (t < 0 || t >= V) return fail("logits", invalid_argument("--tokens: id " + std::to_string(t) + " is outside the vocabulary"));
+    if (t < 0 || t >= V)
+      return fail("logits", invalid_argument("--tokens: id " + std::to_string(t) + " is outside the vocabulary"));
   auto runner = model::SimpleRunner::create(*m->model, 1, static_cast<int32_t>(tokens->size()));
   if (!runner.ok()) return fail("logits", runner.status());
   std::vector<float> logits;

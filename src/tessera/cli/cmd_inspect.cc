@@ -26,8 +26,8 @@ void print_config(const Expected<model::ModelConfig>& c) {
   std::printf("context:      %lld\n", static_cast<long long>(c->max_position_embeddings));
   std::printf("rope:         theta %g, %s pairs%s\n", c->rope_theta, c->rope_interleaved ? "interleaved" : "neox",
               c->rope_scaling.type == model::RopeScaling::Type::kNone ? "" : ", scaled");
-  std::printf("features:     %s%s%s\n", c->tie_word_embeddings ? "tied embeddings " : "", c->qkv_bias ? "qkv bias " : "",
-              c->qk_norm ? "qk norm" : "");
+  std::printf("features:     %s%s%s\n", c->tie_word_embeddings ? "tied embeddings " : "",
+              c->qkv_bias ? "qkv bias " : "", c->qk_norm ? "qk norm" : "");
 }
 
 void print_tensors(const format::TensorSource& src) {

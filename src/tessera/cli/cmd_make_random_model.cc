@@ -61,7 +61,8 @@ format::GgufWriter::Filler bf16_filler(uint64_t seed, float amplitude) {
     };
     std::vector<std::thread> threads;
     const size_t per = (n / nthreads + 3) / 4 * 4;
-    for (unsigned t = 0; t < nthreads && t * per < n; ++t) threads.emplace_back(work, t * per, std::min(n, (t + 1) * per));
+    for (unsigned t = 0; t < nthreads && t * per < n; ++t)
+      threads.emplace_back(work, t * per, std::min(n, (t + 1) * per));
     for (auto& t : threads) t.join();
   };
 }

@@ -5,9 +5,8 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "tessera/cli/args.h"
 #include "tessera/cli/commands.h"

@@ -41,8 +41,8 @@ Expected<LoadedModel> load_model(const Args& args, bool with_tokenizer) {
   int64_t threads;
   TESSERA_ASSIGN_OR_RETURN(threads, args.get_int("threads", 0));
   if (threads < 0 || threads > 1024) return invalid_argument("--threads must be between 0 and 1024");
-  TESSERA_ASSIGN_OR_RETURN(m.backend, backend::make_backend(args.get("device").value_or("auto"),
-                                                            static_cast<int>(threads)));
+  TESSERA_ASSIGN_OR_RETURN(m.backend,
+                           backend::make_backend(args.get("device").value_or("auto"), static_cast<int>(threads)));
   TESSERA_ASSIGN_OR_RETURN(m.model, model::Model::load(m.path, *m.backend));
   if (with_tokenizer) {
     TESSERA_ASSIGN_OR_RETURN(m.tokenizer, tokenizer::Tokenizer::load(m.path));
@@ -84,7 +84,8 @@ Expected<GenerationResult> generate(const LoadedModel& m, const std::vector<int3
   auto t1 = Clock::now();
   while (static_cast<int64_t>(r.tokens.size()) < opts.max_tokens) {
     TESSERA_RETURN_IF_ERROR(m.backend->status());
-    const int32_t next = opts.temperature == 0.0 ? argmax(logits.data(), V) : sample(logits.data(), V, opts.temperature, rng);
+    const int32_t next =
+        opts.temperature == 0.0 ? argmax(logits.data(), V) : sample(logits.data(), V, opts.temperature, rng);
     r.tokens.push_back(next);
     if (on_token) on_token(next);
     if (!opts.ignore_eos && std::count(stop.begin(), stop.end(), next)) {

@@ -33,7 +33,8 @@ Status validate(const SamplingParams& p, int64_t vocab_size) {
   if (p.min_tokens < 0) return bad("min_tokens must be >= 0");
   if (p.num_logprobs < -1 || p.num_logprobs > kMaxLogprobs) return bad("logprobs must be between 0 and 20");
   for (const auto& [id, bias] : p.logit_bias) {
-    if (id < 0 || id >= vocab_size) return bad("logit_bias: token id " + std::to_string(id) + " is not in the vocabulary");
+    if (id < 0 || id >= vocab_size)
+      return bad("logit_bias: token id " + std::to_string(id) + " is not in the vocabulary");
     if (!(bias >= -100.0f && bias <= 100.0f)) return bad("logit_bias: values must be in [-100, 100]");
   }
   return Status();
@@ -58,8 +59,10 @@ void Sampler::apply_penalties(std::span<float> logits, const SamplingParams& p, 
     };
     for (int32_t id : prompt) penalize(id);
     for (int32_t id : output) penalize(id);
-    for (int32_t id : prompt) if (id >= 0 && static_cast<size_t>(id) < V) seen_[id] = 0;
-    for (int32_t id : output) if (id >= 0 && static_cast<size_t>(id) < V) seen_[id] = 0;
+    for (int32_t id : prompt)
+      if (id >= 0 && static_cast<size_t>(id) < V) seen_[id] = 0;
+    for (int32_t id : output)
+      if (id >= 0 && static_cast<size_t>(id) < V) seen_[id] = 0;
   }
   if (p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f) {
     counts_.resize(V, 0);

@@ -22,17 +22,17 @@
 namespace tessera::engine {
 
 struct SamplingParams {
-  float temperature = 1.0f;          // 0: greedy
-  int32_t top_k = 0;                 // 0: off
-  float top_p = 1.0f;                // (0, 1]
-  float min_p = 0.0f;                // [0, 1]: drop tokens below min_p * the top probability
-  float repetition_penalty = 1.0f;   // > 0; 1: off
-  float presence_penalty = 0.0f;     // [-2, 2]
-  float frequency_penalty = 0.0f;    // [-2, 2]
+  float temperature = 1.0f;                           // 0: greedy
+  int32_t top_k = 0;                                  // 0: off
+  float top_p = 1.0f;                                 // (0, 1]
+  float min_p = 0.0f;                                 // [0, 1]: drop tokens below min_p * the top probability
+  float repetition_penalty = 1.0f;                    // > 0; 1: off
+  float presence_penalty = 0.0f;                      // [-2, 2]
+  float frequency_penalty = 0.0f;                     // [-2, 2]
   std::vector<std::pair<int32_t, float>> logit_bias;  // token id -> added to its logit ([-100, 100])
   std::optional<uint64_t> seed;
-  int32_t min_tokens = 0;            // end-of-sequence ids are masked until this many tokens are out
-  int32_t num_logprobs = -1;         // -1: none; 0..20: the chosen token's logprob and this many alternatives
+  int32_t min_tokens = 0;     // end-of-sequence ids are masked until this many tokens are out
+  int32_t num_logprobs = -1;  // -1: none; 0..20: the chosen token's logprob and this many alternatives
 };
 
 // InvalidArgument naming the field, for values outside the ranges above or token ids outside [0, vocab_size).
@@ -45,8 +45,8 @@ struct TokenLogprob {
 
 struct SampleResult {
   int32_t token = -1;
-  float logprob = 0.0f;             // of `token`, when num_logprobs >= 0
-  std::vector<TokenLogprob> top;    // the num_logprobs most likely tokens, most likely first
+  float logprob = 0.0f;           // of `token`, when num_logprobs >= 0
+  std::vector<TokenLogprob> top;  // the num_logprobs most likely tokens, most likely first
 };
 
 // A request's random stream: seeded from params.seed, or from a non-deterministic source when there is none.

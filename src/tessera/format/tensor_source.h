@@ -14,7 +14,7 @@ namespace tessera::format {
 struct TensorEntry {
   std::string name;
   tensor::DType dtype = tensor::DType::kF32;
-  std::vector<int64_t> shape;  // outermost first (PyTorch order)
+  std::vector<int64_t> shape;     // outermost first (PyTorch order)
   const uint8_t* data = nullptr;  // inside the reader's mapping; valid while the reader lives
   uint64_t nbytes = 0;            // exactly what dtype and shape imply
 

@@ -72,9 +72,12 @@ Status parse_rope_scaling(const json& r, RopeScaling& out, float& theta, const s
 
 std::string to_string(Arch arch) {
   switch (arch) {
-    case Arch::kLlama: return "llama";
-    case Arch::kQwen2: return "qwen2";
-    case Arch::kQwen3: return "qwen3";
+    case Arch::kLlama:
+      return "llama";
+    case Arch::kQwen2:
+      return "qwen2";
+    case Arch::kQwen3:
+      return "qwen3";
   }
   return "?";
 }
@@ -87,8 +90,7 @@ Expected<ModelConfig> config_from_hf_json(const std::string& text, const std::st
   if (auto it = j.find("model_type"); it != j.end() && it->is_string()) name = it->get<std::string>();
   const KnownArch* known = name.empty() ? nullptr : find_known(name);
   if (!known) {
-    if (auto it = j.find("architectures"); it != j.end() && it->is_array() && !it->empty() &&
-                                           (*it)[0].is_string()) {
+    if (auto it = j.find("architectures"); it != j.end() && it->is_array() && !it->empty() && (*it)[0].is_string()) {
       if (name.empty()) name = (*it)[0].get<std::string>();
       known = find_known((*it)[0].get<std::string>());
     }
@@ -121,7 +123,8 @@ Expected<ModelConfig> config_from_hf_json(const std::string& text, const std::st
   for (const char* key : {"rope_scaling", "rope_parameters"})
     if (auto it = j.find(key); it != j.end())
       TESSERA_RETURN_IF_ERROR(parse_rope_scaling(*it, c.rope_scaling, c.rope_theta, path));
-  if (auto it = j.find("tie_word_embeddings"); it != j.end() && it->is_boolean()) c.tie_word_embeddings = it->get<bool>();
+  if (auto it = j.find("tie_word_embeddings"); it != j.end() && it->is_boolean())
+    c.tie_word_embeddings = it->get<bool>();
   c.qkv_bias = c.arch == Arch::kQwen2;
   if (auto it = j.find("attention_bias"); it != j.end() && it->is_boolean()) c.qkv_bias = it->get<bool>();
   c.qk_norm = c.arch == Arch::kQwen3;
@@ -172,7 +175,8 @@ Expected<ModelConfig> config_from_gguf(const format::GgufFile& f) {
   c.rotary_dim = f.get_int(a + "rope.dimension_count").value_or(c.head_dim);
   if (auto type = f.get_string(a + "rope.scaling.type"); type && *type != "none") {
     if (*type != "linear")
-      return unimplemented(path + ": rope scaling type '" + std::string(*type) + "' is not supported (supported: linear)");
+      return unimplemented(path + ": rope scaling type '" + std::string(*type) +
+                           "' is not supported (supported: linear)");
     c.rope_scaling.type = RopeScaling::Type::kLinear;
     c.rope_scaling.factor = static_cast<float>(f.get_float(a + "rope.scaling.factor").value_or(1.0));
   }
@@ -185,7 +189,8 @@ Expected<ModelConfig> config_from_gguf(const format::GgufFile& f) {
   c.rope_interleaved = c.arch == Arch::kLlama;
   c.bos_token_id = f.get_int("tokenizer.ggml.bos_token_id").value_or(-1);
   if (auto eos = f.get_int("tokenizer.ggml.eos_token_id")) c.eos_token_ids.push_back(*eos);
-  if (auto eot = f.get_int("tokenizer.ggml.eot_token_id"); eot && (c.eos_token_ids.empty() || *eot != c.eos_token_ids[0]))
+  if (auto eot = f.get_int("tokenizer.ggml.eot_token_id");
+      eot && (c.eos_token_ids.empty() || *eot != c.eos_token_ids[0]))
     c.eos_token_ids.push_back(*eot);
   return c;
 }
@@ -193,9 +198,13 @@ Expected<ModelConfig> config_from_gguf(const format::GgufFile& f) {
 Status validate(const ModelConfig& c) {
   auto bad = [&](const std::string& what) { return invalid_argument("model config: " + what); };
   constexpr int64_t kMax = int64_t{1} << 24;  // far above any real model dimension, far below overflow
-  for (auto [name, v] : {std::pair{"vocab_size", c.vocab_size}, {"hidden_size", c.hidden_size},
-                         {"intermediate_size", c.intermediate_size}, {"num_layers", c.num_layers},
-                         {"num_heads", c.num_heads}, {"num_kv_heads", c.num_kv_heads}, {"head_dim", c.head_dim}})
+  for (auto [name, v] : {std::pair{"vocab_size", c.vocab_size},
+                         {"hidden_size", c.hidden_size},
+                         {"intermediate_size", c.intermediate_size},
+                         {"num_layers", c.num_layers},
+                         {"num_heads", c.num_heads},
+                         {"num_kv_heads", c.num_kv_heads},
+                         {"head_dim", c.head_dim}})
     if (v <= 0 || v > kMax) return bad(std::string(name) + " = " + std::to_string(v) + " is out of range");
   if (c.num_heads % c.num_kv_heads != 0)
     return bad("num_heads " + std::to_string(c.num_heads) + " is not a multiple of num_kv_heads " +

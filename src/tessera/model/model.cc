@@ -88,7 +88,8 @@ Status Model::check_batch(const Batch& b, const KVCache& cache, size_t logits_si
     return invalid_argument("batch: logits buffer is too small");
   const int64_t num_slots = static_cast<int64_t>(cache.num_blocks) * cache.block_size;
   for (int32_t id : b.block_tables)
-    if (id < 0 || id >= cache.num_blocks) return invalid_argument("batch: block id " + std::to_string(id) + " outside the cache");
+    if (id < 0 || id >= cache.num_blocks)
+      return invalid_argument("batch: block id " + std::to_string(id) + " outside the cache");
   for (size_t s = 0; s < S; ++s)
     if (b.seq_lens[s] < 0 || b.seq_lens[s] > static_cast<int64_t>(b.max_blocks_per_seq) * cache.block_size)
       return invalid_argument("batch: sequence " + std::to_string(s) + " is longer than its block table");

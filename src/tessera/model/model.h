@@ -21,12 +21,12 @@ namespace tessera::model {
 
 // Host-side description of one forward pass. See backend::BatchMeta for the meaning of each field.
 struct Batch {
-  std::span<const int32_t> token_ids;      // [T]
-  std::span<const int32_t> positions;      // [T]
-  std::span<const int64_t> slot_mapping;   // [T]
-  std::span<const int32_t> token_seq;      // [T] index of each token's sequence
-  std::span<const int32_t> seq_lens;       // [S] KV length of each sequence after this batch
-  std::span<const int32_t> block_tables;   // [S * max_blocks_per_seq]
+  std::span<const int32_t> token_ids;     // [T]
+  std::span<const int32_t> positions;     // [T]
+  std::span<const int64_t> slot_mapping;  // [T]
+  std::span<const int32_t> token_seq;     // [T] index of each token's sequence
+  std::span<const int32_t> seq_lens;      // [S] KV length of each sequence after this batch
+  std::span<const int32_t> block_tables;  // [S * max_blocks_per_seq]
   int32_t max_blocks_per_seq = 0;
   std::span<const int32_t> logits_indices;  // [R] rows of the batch whose logits are returned, in this order
 };

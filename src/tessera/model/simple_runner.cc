@@ -16,8 +16,12 @@ Expected<SimpleRunner> SimpleRunner::create(Model& model, int32_t num_seqs, int3
 }
 
 SimpleRunner::SimpleRunner(Model& model, KVCache cache, int32_t num_seqs, int32_t blocks_per_seq)
-    : model_(&model), cache_(std::move(cache)), num_seqs_(num_seqs), blocks_per_seq_(blocks_per_seq),
-      seq_lens_(num_seqs, 0), block_tables_(static_cast<size_t>(num_seqs) * blocks_per_seq) {
+    : model_(&model),
+      cache_(std::move(cache)),
+      num_seqs_(num_seqs),
+      blocks_per_seq_(blocks_per_seq),
+      seq_lens_(num_seqs, 0),
+      block_tables_(static_cast<size_t>(num_seqs) * blocks_per_seq) {
   for (int32_t s = 0; s < num_seqs; ++s)
     for (int32_t b = 0; b < blocks_per_seq; ++b) block_tables_[s * blocks_per_seq + b] = 1 + s * blocks_per_seq + b;
 }
@@ -77,8 +81,8 @@ Status SimpleRunner::run(const std::vector<std::pair<int32_t, int32_t>>& items, 
     const int32_t pos = new_lens[s]++;
     positions_[t] = pos;
     token_seq_[t] = batch_index[s];
-    slots_[t] = static_cast<int64_t>(block_tables_[s * blocks_per_seq_ + pos / cache_.block_size]) *
-                    cache_.block_size + pos % cache_.block_size;
+    slots_[t] = static_cast<int64_t>(block_tables_[s * blocks_per_seq_ + pos / cache_.block_size]) * cache_.block_size +
+                pos % cache_.block_size;
   }
   // The last token of each sequence in this pass gives its logits.
   std::vector<int32_t> last(batch_seqs.size(), -1);

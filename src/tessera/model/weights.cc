@@ -19,10 +19,9 @@ struct Names {
   const char *w_gate, *w_up, *w_down;
 };
 constexpr Names kGgufNames = {
-    "blk.%d.attn_norm.weight",   "blk.%d.attn_q.weight",      "blk.%d.attn_k.weight",
-    "blk.%d.attn_v.weight",      "blk.%d.attn_output.weight", "blk.%d.attn_q.bias",
-    "blk.%d.attn_k.bias",        "blk.%d.attn_v.bias",        "blk.%d.attn_q_norm.weight",
-    "blk.%d.attn_k_norm.weight", "blk.%d.ffn_norm.weight",    "blk.%d.ffn_gate.weight",
+    "blk.%d.attn_norm.weight",   "blk.%d.attn_q.weight",      "blk.%d.attn_k.weight",   "blk.%d.attn_v.weight",
+    "blk.%d.attn_output.weight", "blk.%d.attn_q.bias",        "blk.%d.attn_k.bias",     "blk.%d.attn_v.bias",
+    "blk.%d.attn_q_norm.weight", "blk.%d.attn_k_norm.weight", "blk.%d.ffn_norm.weight", "blk.%d.ffn_gate.weight",
     "blk.%d.ffn_up.weight",      "blk.%d.ffn_down.weight",
 };
 constexpr Names kHfNames = {

@@ -15,12 +15,12 @@ namespace tessera::model {
 using tensor::Tensor;
 
 struct LayerWeights {
-  Tensor attn_norm;                   // [H] f32
-  Tensor wq, wk, wv, wo;              // [nh*hd, H], [nkv*hd, H], [nkv*hd, H], [H, nh*hd]
-  Tensor bq, bk, bv;                  // [nh*hd], [nkv*hd], [nkv*hd] f32; empty without qkv bias
-  Tensor q_norm, k_norm;              // [hd] f32; empty without qk norm
-  Tensor ffn_norm;                    // [H] f32
-  Tensor w_gate, w_up, w_down;        // [F, H], [F, H], [H, F]
+  Tensor attn_norm;             // [H] f32
+  Tensor wq, wk, wv, wo;        // [nh*hd, H], [nkv*hd, H], [nkv*hd, H], [H, nh*hd]
+  Tensor bq, bk, bv;            // [nh*hd], [nkv*hd], [nkv*hd] f32; empty without qkv bias
+  Tensor q_norm, k_norm;        // [hd] f32; empty without qk norm
+  Tensor ffn_norm;              // [H] f32
+  Tensor w_gate, w_up, w_down;  // [F, H], [F, H], [H, F]
 };
 
 struct Weights {
@@ -29,7 +29,7 @@ struct Weights {
   Tensor output;       // [V, H]; the same tensor as token_embd when tied
   std::vector<LayerWeights> layers;
   std::vector<float> rope_freq_factors;  // GGUF Llama 3: per-frequency divisors; empty otherwise
-  std::vector<backend::Buffer> owned;     // memory of the widened f32 vectors
+  std::vector<backend::Buffer> owned;    // memory of the widened f32 vectors
 };
 
 enum class NameScheme { kGguf, kHuggingFace };

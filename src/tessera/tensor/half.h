@@ -54,9 +54,9 @@ inline uint16_t f32_to_f16(float f) {
   std::memcpy(&u, &f, 4);
   uint32_t sign = (u >> 16) & 0x8000u;
   uint32_t a = u & 0x7fffffffu;
-  if (a > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);  // NaN
+  if (a > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);   // NaN
   if (a >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds to >= 65520: inf
-  if (a < 0x38800000u) {  // below the smallest normal half: subnormal or zero
+  if (a < 0x38800000u) {                                      // below the smallest normal half: subnormal or zero
     if (a < 0x33000000u) return static_cast<uint16_t>(sign);  // below half of the smallest subnormal
     uint32_t e = a >> 23;
     uint32_t m = (a & 0x7fffffu) | 0x800000u;

@@ -28,7 +28,8 @@ class ThreadPool {
   template <typename F>
   void run(F&& fn) {
     using Fn = std::remove_reference_t<F>;
-    run_impl([](void* ctx, int i, int n) { (*static_cast<Fn*>(ctx))(i, n); }, const_cast<void*>(static_cast<const void*>(&fn)));
+    run_impl([](void* ctx, int i, int n) { (*static_cast<Fn*>(ctx))(i, n); },
+             const_cast<void*>(static_cast<const void*>(&fn)));
   }
 
   // Splits [0, n) into contiguous ranges, one per thread, and calls fn(begin, end) for each non-empty range.

@@ -33,8 +33,7 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 void expect_close(const std::vector<float>& got, const std::vector<double>& want, double rel = 1e-5,
                   double abs = 1e-6) {
   ASSERT_EQ(got.size(), want.size());
-  for (size_t i = 0; i < got.size(); ++i)
-    ASSERT_NEAR(got[i], want[i], abs + rel * std::fabs(want[i])) << "at " << i;
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], abs + rel * std::fabs(want[i])) << "at " << i;
 }
 
 TEST(CpuOps, RmsNormAndAddRmsNorm) {
@@ -180,7 +179,8 @@ void run_attention_case(const Kernels& k, DType kv_dtype, int threads) {
   const size_t cache_elems = size_t(num_blocks) * bs * nkv * hd;
   auto kbuf = be.allocate(cache_elems * 4), vbuf = be.allocate(cache_elems * 4);
   ASSERT_TRUE(kbuf.ok() && vbuf.ok());
-  tensor::Tensor kc(kbuf->data(), kv_dtype, {num_blocks, bs, nkv, hd}), vc(vbuf->data(), kv_dtype, {num_blocks, bs, nkv, hd});
+  tensor::Tensor kc(kbuf->data(), kv_dtype, {num_blocks, bs, nkv, hd}),
+      vc(vbuf->data(), kv_dtype, {num_blocks, bs, nkv, hd});
 
   auto slot = [&](int s, int32_t pos) { return int64_t(tables[s * max_blocks + pos / bs]) * bs + pos % bs; };
   // Pass 1: store the histories. Pass 2: the batch (store its K/V, then attend).
@@ -214,8 +214,8 @@ void run_attention_case(const Kernels& k, DType kv_dtype, int threads) {
     m.max_blocks_per_seq = max_blocks;
     m.block_size = bs;
     be.begin_forward(m);
-    be.store_kv(tensor::Tensor(kin.data(), DType::kF32, {T, nkv, hd}), tensor::Tensor(vin.data(), DType::kF32, {T, nkv, hd}),
-                kc, vc);
+    be.store_kv(tensor::Tensor(kin.data(), DType::kF32, {T, nkv, hd}),
+                tensor::Tensor(vin.data(), DType::kF32, {T, nkv, hd}), kc, vc);
     if (pass == 0) continue;
 
     auto q = random_floats(T * nh * hd, 300, -1, 1);
@@ -253,8 +253,8 @@ TEST(CpuOps, PagedAttentionScrambledTablesMatchContiguous) {
   for (const Kernels* k : all_kernels())
     for (DType dt : {DType::kF32, DType::kF16})
       for (int threads : {1, 2}) {
-        SCOPED_TRACE(std::string(k->isa) + " " + std::string(tensor::dtype_name(dt)) + " threads=" +
-                     std::to_string(threads));
+        SCOPED_TRACE(std::string(k->isa) + " " + std::string(tensor::dtype_name(dt)) +
+                     " threads=" + std::to_string(threads));
         run_attention_case(*k, dt, threads);
       }
 }

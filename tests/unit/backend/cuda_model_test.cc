@@ -63,7 +63,9 @@ TEST(CudaModelTest, FixturesMatchCpuAndTransformers) {
   std::ifstream f(::tessera::testing::fixtures_dir() + "/reference.json");
   ASSERT_TRUE(f.good());
   const json ref = json::parse(f);
-  struct Model { std::string name, path; };
+  struct Model {
+    std::string name, path;
+  };
   std::vector<Model> models;
   for (auto& [name, m] : ref["models"].items()) {
     const std::string p = m["path"];
@@ -114,8 +116,8 @@ TEST(CudaModelTest, FixturesMatchCpuAndTransformers) {
         for (size_t i = 0; i < rc.first_logits.size(); ++i)
           max_diff = std::max(max_diff, std::fabs(double(rg.first_logits[i]) - rc.first_logits[i]));
         EXPECT_LE(max_diff, tolerance(mm.name)) << "batched=" << batched;
-        std::printf("  %-16s %s max |logit_cuda - logit_cpu| = %.5f\n", mm.name.c_str(),
-                    batched ? "batch " : "single", max_diff);
+        std::printf("  %-16s %s max |logit_cuda - logit_cpu| = %.5f\n", mm.name.c_str(), batched ? "batch " : "single",
+                    max_diff);
         for (size_t s = 0; s < g.size(); ++s) {
           EXPECT_EQ(rg.tokens[s], rc.tokens[s]) << "greedy tokens differ from the CPU backend, batched=" << batched;
           const auto& w = want[first + s];

@@ -15,9 +15,9 @@ namespace tessera::backend::cuda {
 namespace {
 
 using tensor::DType;
+using ::tessera::testing::random_floats;
 using testing::DeviceArrays;
 using testing::rel_error;
-using ::tessera::testing::random_floats;
 
 class CudaOpsTest : public ::testing::Test {
  protected:
@@ -64,7 +64,9 @@ std::vector<uint8_t> random_q8_0(int64_t rows, int64_t cols, uint64_t seed) {
 }
 
 TEST_F(CudaOpsTest, MatmulEveryWeightTypeAgainstFloat64) {
-  struct Case { int64_t M, K, N; };
+  struct Case {
+    int64_t M, K, N;
+  };
   uint64_t seed = 100;
   // Up to 64 rows the GPU multiplies a split (hi + lo) 16-bit input, beyond that the input rounded once.
   for (const Case c : {Case{1, 64, 1}, Case{3, 96, 257}, Case{17, 256, 130}, Case{64, 160, 511}, Case{65, 96, 33},

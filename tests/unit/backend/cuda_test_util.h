@@ -19,9 +19,9 @@
 
 namespace tessera::backend::cuda::testing {
 
-#define TESSERA_REQUIRE_GPU()                                                       \
-  do {                                                                              \
-    if (::tessera::backend::cuda::device_count() == 0)                              \
+#define TESSERA_REQUIRE_GPU()                                                                   \
+  do {                                                                                          \
+    if (::tessera::backend::cuda::device_count() == 0)                                          \
       FAIL() << "no CUDA device: tessera_cuda_tests runs on a GPU machine (scripts/gpu-check)"; \
   } while (0)
 

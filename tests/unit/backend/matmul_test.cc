@@ -15,8 +15,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <limits>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -73,9 +73,12 @@ double code_offset(DType t, const uint8_t* row, int64_t k) {
     return std::fabs(static_cast<double>(tensor::f16_to_f32(h)));
   };
   switch (t) {
-    case DType::kQ8_0: return 128 * f16(row + k / 32 * 34);
-    case DType::kQ4_0: return 8 * f16(row + k / 32 * 18);
-    case DType::kQ4_1: return f16(row + k / 32 * 20 + 2);
+    case DType::kQ8_0:
+      return 128 * f16(row + k / 32 * 34);
+    case DType::kQ4_0:
+      return 8 * f16(row + k / 32 * 18);
+    case DType::kQ4_1:
+      return f16(row + k / 32 * 20 + 2);
     case DType::kQ4_K:
     case DType::kQ5_K: {
       const uint8_t* blk = row + k / 256 * tensor::dtype_info(t).block_bytes;
@@ -87,7 +90,8 @@ double code_offset(DType t, const uint8_t* row, int64_t k) {
       const uint8_t* blk = row + k / 256 * 210;
       return 32 * f16(blk + 208) * std::abs(static_cast<int8_t>(blk[192 + k % 256 / 16]));
     }
-    default: return 0;  // float types: no offset
+    default:
+      return 0;  // float types: no offset
   }
 }
 
@@ -168,13 +172,16 @@ void check(MatmulIsa isa, util::ThreadPool& pool, MatmulScratch& scratch, const 
 
 std::vector<int64_t> ks_for(DType t) {
   switch (tensor::dtype_info(t).block_size) {
-    case 256: return {256, 512, 768};
-    case 32: return {32, 96, 256, 576};
-    default: return {5, 37, 64, 576};  // plain floats: any K, including SIMD tails
+    case 256:
+      return {256, 512, 768};
+    case 32:
+      return {32, 96, 256, 576};
+    default:
+      return {5, 37, 64, 576};  // plain floats: any K, including SIMD tails
   }
 }
 
-const DType kAllTypes[] = {DType::kF32, DType::kF16,  DType::kBF16, DType::kQ8_0, DType::kQ4_0,
+const DType kAllTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ8_0, DType::kQ4_0,
                            DType::kQ4_1, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
 
 class MatmulTypeTest : public ::testing::TestWithParam<DType> {};

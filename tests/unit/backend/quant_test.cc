@@ -9,10 +9,10 @@
 #include <random>
 #include <vector>
 
+#include "random_blocks.h"
 #include "tessera/tensor/dtype.h"
 #include "tessera/tensor/half.h"
 #include "tessera/tensor/quant_blocks.h"
-#include "random_blocks.h"
 
 namespace tessera::backend::cpu {
 namespace {
@@ -137,17 +137,17 @@ TEST(Dequantize, Q4KHandPackedScales) {
   b.qs[32 + 7] = 0xA2;
   float y[256];
   dequantize_row(DType::kQ4_K, &b, y, 256);
-  EXPECT_EQ(y[0], 3.0f);       // sub 0: 1 * 3 - 0
-  EXPECT_EQ(y[32], 6.5f);      // sub 1: 2 * 5 - 3.5
-  EXPECT_EQ(y[64], -22.0f);    // sub 2: 3 * 3 - 31
-  EXPECT_EQ(y[96], 310.5f);    // sub 3: 63 * 5 - 4.5
-  EXPECT_EQ(y[128], 41.0f);    // sub 4: 17 * 3 - 10   (scale 17 = 1 | 1 << 4, min 20 = 4 | 1 << 4)
-  EXPECT_EQ(y[160], 147.0f);   // sub 5: 33 * 5 - 18
-  EXPECT_EQ(y[192], 112.5f);   // sub 6: 48 * 3 - 31.5 (scale 48 = 0 | 3 << 4, min 63 = 15 | 3 << 4)
-  EXPECT_EQ(y[255], 24.5f);    // sub 7: 5 * 5 - 0.5
-  EXPECT_EQ(y[64 + 7], -25.0f);   // byte 39 low nibble 2, sub 2: 3 * 2 - 31
-  EXPECT_EQ(y[96 + 7], 625.5f);   // byte 39 high nibble 10, sub 3: 63 * 10 - 4.5
-  EXPECT_EQ(y[64 + 8], -22.0f);   // neighbours untouched
+  EXPECT_EQ(y[0], 3.0f);         // sub 0: 1 * 3 - 0
+  EXPECT_EQ(y[32], 6.5f);        // sub 1: 2 * 5 - 3.5
+  EXPECT_EQ(y[64], -22.0f);      // sub 2: 3 * 3 - 31
+  EXPECT_EQ(y[96], 310.5f);      // sub 3: 63 * 5 - 4.5
+  EXPECT_EQ(y[128], 41.0f);      // sub 4: 17 * 3 - 10   (scale 17 = 1 | 1 << 4, min 20 = 4 | 1 << 4)
+  EXPECT_EQ(y[160], 147.0f);     // sub 5: 33 * 5 - 18
+  EXPECT_EQ(y[192], 112.5f);     // sub 6: 48 * 3 - 31.5 (scale 48 = 0 | 3 << 4, min 63 = 15 | 3 << 4)
+  EXPECT_EQ(y[255], 24.5f);      // sub 7: 5 * 5 - 0.5
+  EXPECT_EQ(y[64 + 7], -25.0f);  // byte 39 low nibble 2, sub 2: 3 * 2 - 31
+  EXPECT_EQ(y[96 + 7], 625.5f);  // byte 39 high nibble 10, sub 3: 63 * 10 - 4.5
+  EXPECT_EQ(y[64 + 8], -22.0f);  // neighbours untouched
 }
 
 // A q6_k block: d = 0.5, scales = {1, -2, 3, -4, ..., 15, -128}, every ql byte 0x21 (low 1, high 2), every qh byte
@@ -163,18 +163,18 @@ TEST(Dequantize, Q6KHandPackedBlock) {
   b.d = 0x3800;  // 0.5
   float y[256];
   dequantize_row(DType::kQ6_K, &b, y, 256);
-  EXPECT_EQ(y[0], -15.5f);     // sub 0, scale 1: 0.5 * 1 * -31
-  EXPECT_EQ(y[16], 31.0f);     // sub 1, scale -2: 0.5 * -2 * -31
-  EXPECT_EQ(y[32], -22.5f);    // sub 2, scale 3, quarter 1: 0.5 * 3 * -15
-  EXPECT_EQ(y[64], 5.0f);      // sub 4, scale 5, quarter 2: 0.5 * 5 * 2
-  EXPECT_EQ(y[96], 63.0f);     // sub 6, scale 7, quarter 3: 0.5 * 7 * 18
-  EXPECT_EQ(y[176], 90.0f);    // half 1, sub 11, scale -12, quarter 1: 0.5 * -12 * -15
-  EXPECT_EQ(y[255], -1152.0f); // sub 15, scale -128, quarter 3: 0.5 * -128 * 18
-  EXPECT_EQ(y[133], 76.5f);    // half 1 value 5, quarter 0: q = 1 | 3 << 4 = 49 -> 17; sub 8, scale 9
-  EXPECT_EQ(y[165], 5.5f);     // quarter 1: q = 1 | 2 << 4 = 33 -> 1; sub 10, scale 11
-  EXPECT_EQ(y[197], -91.0f);   // quarter 2: q = 2 | 1 << 4 = 18 -> -14; sub 12, scale 13
-  EXPECT_EQ(y[229], -225.0f);  // quarter 3: q = 2 -> -30; sub 14, scale 15
-  EXPECT_EQ(y[5], -15.5f);     // half 0 value 5 keeps the common pattern
+  EXPECT_EQ(y[0], -15.5f);      // sub 0, scale 1: 0.5 * 1 * -31
+  EXPECT_EQ(y[16], 31.0f);      // sub 1, scale -2: 0.5 * -2 * -31
+  EXPECT_EQ(y[32], -22.5f);     // sub 2, scale 3, quarter 1: 0.5 * 3 * -15
+  EXPECT_EQ(y[64], 5.0f);       // sub 4, scale 5, quarter 2: 0.5 * 5 * 2
+  EXPECT_EQ(y[96], 63.0f);      // sub 6, scale 7, quarter 3: 0.5 * 7 * 18
+  EXPECT_EQ(y[176], 90.0f);     // half 1, sub 11, scale -12, quarter 1: 0.5 * -12 * -15
+  EXPECT_EQ(y[255], -1152.0f);  // sub 15, scale -128, quarter 3: 0.5 * -128 * 18
+  EXPECT_EQ(y[133], 76.5f);     // half 1 value 5, quarter 0: q = 1 | 3 << 4 = 49 -> 17; sub 8, scale 9
+  EXPECT_EQ(y[165], 5.5f);      // quarter 1: q = 1 | 2 << 4 = 33 -> 1; sub 10, scale 11
+  EXPECT_EQ(y[197], -91.0f);    // quarter 2: q = 2 | 1 << 4 = 18 -> -14; sub 12, scale 13
+  EXPECT_EQ(y[229], -225.0f);   // quarter 3: q = 2 -> -30; sub 14, scale 15
+  EXPECT_EQ(y[5], -15.5f);      // half 0 value 5 keeps the common pattern
 }
 
 TEST(QuantizeAct, RoundTripAndSums) {
@@ -184,7 +184,7 @@ TEST(QuantizeAct, RoundTripAndSums) {
     std::vector<float> x(static_cast<size_t>(k));
     for (auto& v : x) v = u(rng);
     x[3] = 0.0f;
-    x[5] = 40.0f;  // an outlier only widens its own block
+    x[5] = 40.0f;                                                  // an outlier only widens its own block
     if (k >= 64) std::fill(x.begin() + 32, x.begin() + 64, 0.0f);  // an all-zero block
     const ActLayout l = act_layout(k);
     ASSERT_EQ(l.kp % 64, 0);

@@ -32,12 +32,19 @@ inline std::vector<uint8_t> random_blocks(tensor::DType t, int64_t nblocks, std:
     };
     switch (t) {
       case DType::kQ8_0:
-      case DType::kQ4_0: put(0); break;
+      case DType::kQ4_0:
+        put(0);
+        break;
       case DType::kQ4_1:
       case DType::kQ4_K:
-      case DType::kQ5_K: put(0), put(2); break;
-      case DType::kQ6_K: put(208); break;
-      default: break;
+      case DType::kQ5_K:
+        put(0), put(2);
+        break;
+      case DType::kQ6_K:
+        put(208);
+        break;
+      default:
+        break;
     }
   }
   return v;

@@ -25,9 +25,9 @@ TEST(ChatCliTest, AnswersTheCapitalOfFrance) {
 TEST(ChatCliTest, MultiTurnAndSystemPrompt) {
   TESSERA_REQUIRE_FILE(tessera::testing::default_model_path());
   int rc = 0;
-  const std::string out = run_command(kBinary + " chat" + model_arg() +
-                                          " --temperature 0 --max-tokens 24 --threads 2 --system 'You are terse.'",
-                                      "Hi!\n\nWhat is 2 + 2?\n", rc);
+  const std::string out = run_command(
+      kBinary + " chat" + model_arg() + " --temperature 0 --max-tokens 24 --threads 2 --system 'You are terse.'",
+      "Hi!\n\nWhat is 2 + 2?\n", rc);
   EXPECT_EQ(rc, 0);
   // One reply line per non-empty user line.
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 2) << out;
@@ -37,8 +37,8 @@ TEST(ChatCliTest, GeneratePromptAddsText) {
   TESSERA_REQUIRE_FILE(tessera::testing::default_model_path());
   int rc = 0;
   const std::string out = run_command(
-      kBinary + " generate" + model_arg() + " --prompt 'The capital of France is' --max-tokens 4 --json --threads 2", "",
-      rc);
+      kBinary + " generate" + model_arg() + " --prompt 'The capital of France is' --max-tokens 4 --json --threads 2",
+      "", rc);
   ASSERT_EQ(rc, 0);
   const auto j = nlohmann::json::parse(out);
   ASSERT_EQ(j["tokens"].size(), 4u);

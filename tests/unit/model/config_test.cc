@@ -42,7 +42,8 @@ TEST(ModelConfig, RefusesUnsupportedArchitectureByName) {
   EXPECT_NE(c.status().message().find("gpt_neox"), std::string::npos) << c.status().to_string();
   EXPECT_FALSE(config_from_hf_json("not json", "x").ok());
   auto y = config_from_hf_json(R"({"model_type":"llama","vocab_size":1,"hidden_size":64,"intermediate_size":1,
-    "num_hidden_layers":1,"num_attention_heads":4,"rope_scaling":{"rope_type":"yarn","factor":4}})", "y");
+    "num_hidden_layers":1,"num_attention_heads":4,"rope_scaling":{"rope_type":"yarn","factor":4}})",
+                               "y");
   EXPECT_EQ(y.status().code(), StatusCode::kUnimplemented);
 }
 

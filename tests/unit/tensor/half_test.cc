@@ -27,7 +27,7 @@ TEST(Half, F16RoundTripsEveryValue) {
 
 // Rounding of floats between halves: nearest, ties to even, overflow to infinity, underflow through subnormals.
 TEST(Half, F32ToF16RoundsToNearestEven) {
-  EXPECT_EQ(f32_to_f16(1.0f + std::ldexp(1.0f, -11)), 0x3c00);  // tie -> even (1.0)
+  EXPECT_EQ(f32_to_f16(1.0f + std::ldexp(1.0f, -11)), 0x3c00);      // tie -> even (1.0)
   EXPECT_EQ(f32_to_f16(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3c02);  // tie -> even (up)
   EXPECT_EQ(f32_to_f16(1.0f + std::ldexp(1.0f, -11) + std::ldexp(1.0f, -20)), 0x3c01);
   EXPECT_EQ(f32_to_f16(65520.0f), 0x7c00);

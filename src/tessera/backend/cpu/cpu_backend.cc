@@ -109,8 +109,7 @@ void CpuBackend::softmax(Tensor x) {
 void CpuBackend::rope(Tensor x, const RopeParams& p) {
   const int64_t T = meta_.num_tokens;
   const int32_t half = p.rotary_dim / 2;
-  if (!rope_valid_ || rope_inv_freq_ != p.inv_freq || rope_dim_ != p.rotary_dim ||
-      rope_attn_factor_ != p.attn_factor) {
+  if (!rope_valid_ || rope_inv_freq_ != p.inv_freq || rope_dim_ != p.rotary_dim || rope_attn_factor_ != p.attn_factor) {
     rope_cos_sin_.resize(static_cast<size_t>(T) * p.rotary_dim);
     for (int64_t t = 0; t < T; ++t) {
       const float pos = static_cast<float>(meta_.positions[t]);
@@ -130,8 +129,8 @@ void CpuBackend::rope(Tensor x, const RopeParams& p) {
   assert(x.ndim == 3 && x.dim(0) == T);
   const int32_t heads = static_cast<int32_t>(x.dim(1)), hd = static_cast<int32_t>(x.dim(2));
   for_rows(T, heads * hd, [&](int64_t b, int64_t e) {
-    k_.rope(x.as<float>() + b * heads * hd, rope_cos_sin_.data() + b * p.rotary_dim, e - b, heads, hd,
-            p.rotary_dim, p.neox);
+    k_.rope(x.as<float>() + b * heads * hd, rope_cos_sin_.data() + b * p.rotary_dim, e - b, heads, hd, p.rotary_dim,
+            p.neox);
   });
 }
 
@@ -154,8 +153,11 @@ void CpuBackend::store_kv(const Tensor& k, const Tensor& v, Tensor k_cache, Tens
 
 void CpuBackend::attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, float scale, Tensor out) {
   assert(q.ndim == 3 && k_cache.ndim == 4);
-  const AttentionShape shape{static_cast<int32_t>(q.dim(1)), static_cast<int32_t>(k_cache.dim(2)),
-                             static_cast<int32_t>(q.dim(2)), static_cast<int32_t>(k_cache.dim(1)), scale,
+  const AttentionShape shape{static_cast<int32_t>(q.dim(1)),
+                             static_cast<int32_t>(k_cache.dim(2)),
+                             static_cast<int32_t>(q.dim(2)),
+                             static_cast<int32_t>(k_cache.dim(1)),
+                             scale,
                              k_cache.dtype == tensor::DType::kF16};
   const int64_t q_row = static_cast<int64_t>(shape.num_heads) * shape.head_dim;
 
@@ -171,8 +173,8 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k_cache, const Tensor&
     const int32_t* table = meta_.block_tables + static_cast<int64_t>(seq) * meta_.max_blocks_per_seq;
     max_ctx = std::max<int64_t>(max_ctx, meta_.positions[t] + n);
     for (int32_t h = 0; h < shape.num_kv_heads; ++h)
-      attn_tasks_.push_back({q.as<const float>() + t * q_row, out.as<float>() + t * q_row, n, meta_.positions[t], h,
-                             table});
+      attn_tasks_.push_back(
+          {q.as<const float>() + t * q_row, out.as<float>() + t * q_row, n, meta_.positions[t], h, table});
     t += n;
   }
 

@@ -115,8 +115,8 @@ void split_2d(util::ThreadPool& pool, int64_t M, int64_t N, int64_t n_tile, int6
   });
 }
 
-void run(const IsaKernels& kern, util::ThreadPool& pool, MatmulScratch& scratch, const float* x, int64_t M,
-         int64_t K, const void* w, DType wt, int64_t N, const float* bias, float* out) {
+void run(const IsaKernels& kern, util::ThreadPool& pool, MatmulScratch& scratch, const float* x, int64_t M, int64_t K,
+         const void* w, DType wt, int64_t N, const float* bias, float* out) {
   assert(tensor::row_fits(wt, K) && wt != DType::kI32);
   if (M <= 0 || N <= 0) return;
   MatmulArgs a;
@@ -165,7 +165,8 @@ void run(const IsaKernels& kern, util::ThreadPool& pool, MatmulScratch& scratch,
     if (macs < kMinParallelMacs) {
       kern.int_direct(a, 0, N);
     } else {
-      pool.parallel_for(N, [&](int64_t b, int64_t e) { kern.int_direct(a, b, e); }, 16);
+      pool.parallel_for(
+          N, [&](int64_t b, int64_t e) { kern.int_direct(a, b, e); }, 16);
     }
     return;
   }
@@ -176,14 +177,14 @@ void run(const IsaKernels& kern, util::ThreadPool& pool, MatmulScratch& scratch,
 
 }  // namespace
 
-MatmulScratch::~MatmulScratch() { ::operator delete(data_, std::align_val_t{kAlign}); }
+MatmulScratch::~MatmulScratch() { ::operator delete (data_, std::align_val_t{kAlign}); }
 
 void* MatmulScratch::get(size_t nbytes) {
   if (nbytes > capacity_bytes_) {
-    ::operator delete(data_, std::align_val_t{kAlign});
+    ::operator delete (data_, std::align_val_t{kAlign});
     // Grow geometrically so a sequence of slightly larger calls (prefill chunks) reallocates a few times only.
     const size_t cap = round_up(std::max(nbytes, capacity_bytes_ + capacity_bytes_ / 2), kAlign);
-    data_ = ::operator new(cap, std::align_val_t{kAlign});
+    data_ = ::operator new (cap, std::align_val_t{kAlign});
     capacity_bytes_ = cap;
   }
   return data_;
@@ -191,9 +192,12 @@ void* MatmulScratch::get(size_t nbytes) {
 
 const char* matmul_isa_name(MatmulIsa isa) {
   switch (isa) {
-    case MatmulIsa::kPortable: return "portable";
-    case MatmulIsa::kAvx2: return "avx2";
-    case MatmulIsa::kAvx512: return "avx512";
+    case MatmulIsa::kPortable:
+      return "portable";
+    case MatmulIsa::kAvx2:
+      return "avx2";
+    case MatmulIsa::kAvx512:
+      return "avx512";
   }
   return "?";
 }

@@ -181,13 +181,20 @@ struct ReadQ6K {
 template <typename Fn>
 void with_reader(DType t, Fn&& fn) {
   switch (t) {
-    case DType::kQ4_0: return fn(ReadQ4<false>{});
-    case DType::kQ4_1: return fn(ReadQ4<true>{});
-    case DType::kQ8_0: return fn(ReadQ8_0{});
-    case DType::kQ4_K: return fn(ReadQ45K<false>{});
-    case DType::kQ5_K: return fn(ReadQ45K<true>{});
-    case DType::kQ6_K: return fn(ReadQ6K{});
-    default: break;
+    case DType::kQ4_0:
+      return fn(ReadQ4<false>{});
+    case DType::kQ4_1:
+      return fn(ReadQ4<true>{});
+    case DType::kQ8_0:
+      return fn(ReadQ8_0{});
+    case DType::kQ4_K:
+      return fn(ReadQ45K<false>{});
+    case DType::kQ5_K:
+      return fn(ReadQ45K<true>{});
+    case DType::kQ6_K:
+      return fn(ReadQ6K{});
+    default:
+      break;
   }
 }
 
@@ -330,10 +337,14 @@ void direct_rows(const MatmulArgs& a, int64_t n0, int64_t n1, Reader rd) {
 void int_direct(const MatmulArgs& a, int64_t n0, int64_t n1) {
   with_reader(a.wt, [&](auto rd) {
     switch (a.M) {
-      case 1: return direct_rows<1>(a, n0, n1, rd);
-      case 2: return direct_rows<2>(a, n0, n1, rd);
-      case 3: return direct_rows<3>(a, n0, n1, rd);
-      default: return direct_rows<4>(a, n0, n1, rd);
+      case 1:
+        return direct_rows<1>(a, n0, n1, rd);
+      case 2:
+        return direct_rows<2>(a, n0, n1, rd);
+      case 3:
+        return direct_rows<3>(a, n0, n1, rd);
+      default:
+        return direct_rows<4>(a, n0, n1, rd);
     }
   });
 }
@@ -434,10 +445,17 @@ void int_packed(const MatmulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t
         int64_t i = mc;
         for (; i + 4 <= me; i += 4) tile<4, kS>(a, panel, i, j0, nj);
         switch (me - i) {
-          case 3: tile<3, kS>(a, panel, i, j0, nj); break;
-          case 2: tile<2, kS>(a, panel, i, j0, nj); break;
-          case 1: tile<1, kS>(a, panel, i, j0, nj); break;
-          default: break;
+          case 3:
+            tile<3, kS>(a, panel, i, j0, nj);
+            break;
+          case 2:
+            tile<2, kS>(a, panel, i, j0, nj);
+            break;
+          case 1:
+            tile<1, kS>(a, panel, i, j0, nj);
+            break;
+          default:
+            break;
         }
       }
     }
@@ -508,10 +526,14 @@ void float_range(const MatmulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_
 
 void float_kernel(const MatmulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
   switch (a.wt) {
-    case DType::kF32: return float_range<DType::kF32>(a, m0, m1, n0, n1);
-    case DType::kF16: return float_range<DType::kF16>(a, m0, m1, n0, n1);
-    case DType::kBF16: return float_range<DType::kBF16>(a, m0, m1, n0, n1);
-    default: break;
+    case DType::kF32:
+      return float_range<DType::kF32>(a, m0, m1, n0, n1);
+    case DType::kF16:
+      return float_range<DType::kF16>(a, m0, m1, n0, n1);
+    case DType::kBF16:
+      return float_range<DType::kBF16>(a, m0, m1, n0, n1);
+    default:
+      break;
   }
 }
 

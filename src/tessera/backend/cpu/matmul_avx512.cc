@@ -88,9 +88,9 @@ struct ReadQ4 {
     const __m512i idx_d = group_index([](int g) { return (g & 1) * (kHasMin ? 2 : 1); });
     const __m512i idx_m = group_index([](int g) { return (g & 1) * 2 + 1; });
     const auto pair = [&](int64_t p, const uint8_t* p0, const uint8_t* p1) {
-      const __m256i v = _mm256_inserti128_si256(
-          _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p0 + kQs))),
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(p1 + kQs)), 1);
+      const __m256i v =
+          _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p0 + kQs))),
+                                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(p1 + kQs)), 1);
       Pair w;
       w.u = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi16(v, 4), 1), lo4);
       __m128i h;
@@ -123,9 +123,9 @@ struct ReadQ8_0 {
     const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
     const __m512i idx_d = group_index([](int g) { return g / 2; });
     const auto pair = [&](int64_t p, const uint8_t* p0, const uint8_t* p1) {
-      const __m512i q = _mm512_inserti64x4(
-          _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p0 + 2))),
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p1 + 2)), 1);
+      const __m512i q =
+          _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p0 + 2))),
+                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p1 + 2)), 1);
       Pair w;
       w.u = _mm512_xor_si512(q, flip);
       const __m128i h = _mm_insert_epi16(_mm_cvtsi32_si128(load_u16(p0)), load_u16(p1), 1);
@@ -235,13 +235,20 @@ struct ReadQ6K {
 template <typename Fn>
 void with_reader(DType t, Fn&& fn) {
   switch (t) {
-    case DType::kQ4_0: return fn(ReadQ4<false>{});
-    case DType::kQ4_1: return fn(ReadQ4<true>{});
-    case DType::kQ8_0: return fn(ReadQ8_0{});
-    case DType::kQ4_K: return fn(ReadQ45K<false>{});
-    case DType::kQ5_K: return fn(ReadQ45K<true>{});
-    case DType::kQ6_K: return fn(ReadQ6K{});
-    default: break;
+    case DType::kQ4_0:
+      return fn(ReadQ4<false>{});
+    case DType::kQ4_1:
+      return fn(ReadQ4<true>{});
+    case DType::kQ8_0:
+      return fn(ReadQ8_0{});
+    case DType::kQ4_K:
+      return fn(ReadQ45K<false>{});
+    case DType::kQ5_K:
+      return fn(ReadQ45K<true>{});
+    case DType::kQ6_K:
+      return fn(ReadQ6K{});
+    default:
+      break;
   }
 }
 
@@ -355,10 +362,14 @@ void direct_rows(const MatmulArgs& a, int64_t n0, int64_t n1, Reader rd) {
 void int_direct(const MatmulArgs& a, int64_t n0, int64_t n1) {
   with_reader(a.wt, [&](auto rd) {
     switch (a.M) {
-      case 1: return direct_rows<1>(a, n0, n1, rd);
-      case 2: return direct_rows<2>(a, n0, n1, rd);
-      case 3: return direct_rows<3>(a, n0, n1, rd);
-      default: return direct_rows<4>(a, n0, n1, rd);
+      case 1:
+        return direct_rows<1>(a, n0, n1, rd);
+      case 2:
+        return direct_rows<2>(a, n0, n1, rd);
+      case 3:
+        return direct_rows<3>(a, n0, n1, rd);
+      default:
+        return direct_rows<4>(a, n0, n1, rd);
     }
   });
 }
@@ -382,8 +393,8 @@ void pack(const MatmulArgs& a, int64_t j0, int nj, uint8_t* panel, Reader rd) {
   auto* mins = reinterpret_cast<float*>(panel + np * kPairBytes);
   // Lanes 0, 4, 8, 12 start lane groups 0..3: gather them into lanes 0..3 in natural sub-block order.
   const __m512i idx_sub = _mm512_setr_epi32(4 * sub_of_group(Reader::kOrder, 0), 4 * sub_of_group(Reader::kOrder, 1),
-                                            4 * sub_of_group(Reader::kOrder, 2), 4 * sub_of_group(Reader::kOrder, 3),
-                                            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+                                            4 * sub_of_group(Reader::kOrder, 2), 4 * sub_of_group(Reader::kOrder, 3), 0,
+                                            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
   for (int jj = 0; jj < kNR; ++jj) {
     float* mw = mins + jj * ns;
     if (jj < nj) {
@@ -462,10 +473,17 @@ void int_packed(const MatmulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t
         int64_t i = mc;
         for (; i + 4 <= me; i += 4) tile<4>(a, panel, i, j0, nj, idx_dx);
         switch (me - i) {
-          case 3: tile<3>(a, panel, i, j0, nj, idx_dx); break;
-          case 2: tile<2>(a, panel, i, j0, nj, idx_dx); break;
-          case 1: tile<1>(a, panel, i, j0, nj, idx_dx); break;
-          default: break;
+          case 3:
+            tile<3>(a, panel, i, j0, nj, idx_dx);
+            break;
+          case 2:
+            tile<2>(a, panel, i, j0, nj, idx_dx);
+            break;
+          case 1:
+            tile<1>(a, panel, i, j0, nj, idx_dx);
+            break;
+          default:
+            break;
         }
       }
     }
@@ -533,10 +551,17 @@ void float_range(const MatmulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_
       int64_t i = mc;
       for (; i + 4 <= me; i += 4) float_tile<T, 4>(a, i, j0, nj);
       switch (me - i) {
-        case 3: float_tile<T, 3>(a, i, j0, nj); break;
-        case 2: float_tile<T, 2>(a, i, j0, nj); break;
-        case 1: float_tile<T, 1>(a, i, j0, nj); break;
-        default: break;
+        case 3:
+          float_tile<T, 3>(a, i, j0, nj);
+          break;
+        case 2:
+          float_tile<T, 2>(a, i, j0, nj);
+          break;
+        case 1:
+          float_tile<T, 1>(a, i, j0, nj);
+          break;
+        default:
+          break;
       }
     }
   }
@@ -544,10 +569,14 @@ void float_range(const MatmulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_
 
 void float_kernel(const MatmulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
   switch (a.wt) {
-    case DType::kF32: return float_range<DType::kF32>(a, m0, m1, n0, n1);
-    case DType::kF16: return float_range<DType::kF16>(a, m0, m1, n0, n1);
-    case DType::kBF16: return float_range<DType::kBF16>(a, m0, m1, n0, n1);
-    default: break;
+    case DType::kF32:
+      return float_range<DType::kF32>(a, m0, m1, n0, n1);
+    case DType::kF16:
+      return float_range<DType::kF16>(a, m0, m1, n0, n1);
+    case DType::kBF16:
+      return float_range<DType::kBF16>(a, m0, m1, n0, n1);
+    default:
+      break;
   }
 }
 

@@ -13,11 +13,11 @@ namespace tessera::backend::cpu {
 
 // One thread's view of a paged-attention job: a run of consecutive query tokens of one sequence, one KV head.
 struct AttentionTask {
-  const float* q;        // [num_q, nh, hd] rows of the first query token
-  float* out;            // [num_q, nh, hd]
-  int32_t num_q;         // consecutive tokens of the same sequence, positions first_pos, first_pos+1, ...
-  int32_t first_pos;     // position of the first query token; token i sees KV positions 0..first_pos+i
-  int32_t kv_head;       // query heads kv_head*group .. +group-1 read this KV head
+  const float* q;              // [num_q, nh, hd] rows of the first query token
+  float* out;                  // [num_q, nh, hd]
+  int32_t num_q;               // consecutive tokens of the same sequence, positions first_pos, first_pos+1, ...
+  int32_t first_pos;           // position of the first query token; token i sees KV positions 0..first_pos+i
+  int32_t kv_head;             // query heads kv_head*group .. +group-1 read this KV head
   const int32_t* block_table;  // the sequence's block ids
 };
 
@@ -41,8 +41,8 @@ struct Kernels {
   // Writes one token's K or V row [nkv * hd] into a cache slot, converting to the cache dtype.
   void (*store_row)(const float* src, void* dst, int64_t n, bool to_f16);
   // `scratch` holds at least attention_scratch_floats() floats.
-  void (*attention)(const AttentionTask& task, const AttentionShape& shape, const void* k_cache,
-                    const void* v_cache, float* scratch);
+  void (*attention)(const AttentionTask& task, const AttentionShape& shape, const void* k_cache, const void* v_cache,
+                    float* scratch);
 };
 
 // Floats of scratch one attention task needs for a context of up to max_ctx positions.

@@ -234,7 +234,5 @@ void k_attention(const AttentionTask& t, const AttentionShape& s, const void* k_
 
 }  // namespace
 
-#define TESSERA_CPU_KERNEL_TABLE(isa_name)                                                                \
-  {                                                                                                      \
-    isa_name, k_rmsnorm, k_add_rmsnorm, k_add, k_silu_mul, k_softmax, k_rope, k_store_row, k_attention \
-  }
+#define TESSERA_CPU_KERNEL_TABLE(isa_name) \
+  { isa_name, k_rmsnorm, k_add_rmsnorm, k_add, k_silu_mul, k_softmax, k_rope, k_store_row, k_attention }

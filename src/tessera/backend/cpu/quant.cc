@@ -158,9 +158,12 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
       for (int64_t i = 0; i < n; ++i) dst[i] = tq::bf16_to_f32(h[i]);
       return;
     }
-    case DType::kQ8_0: return dequant_q8_0(static_cast<const tq::BlockQ8_0*>(src), dst, n / tq::kQK);
-    case DType::kQ4_0: return dequant_q4_0(static_cast<const tq::BlockQ4_0*>(src), dst, n / tq::kQK);
-    case DType::kQ4_1: return dequant_q4_1(static_cast<const tq::BlockQ4_1*>(src), dst, n / tq::kQK);
+    case DType::kQ8_0:
+      return dequant_q8_0(static_cast<const tq::BlockQ8_0*>(src), dst, n / tq::kQK);
+    case DType::kQ4_0:
+      return dequant_q4_0(static_cast<const tq::BlockQ4_0*>(src), dst, n / tq::kQK);
+    case DType::kQ4_1:
+      return dequant_q4_1(static_cast<const tq::BlockQ4_1*>(src), dst, n / tq::kQK);
     case DType::kQ4_K:
     case DType::kQ5_K:
     case DType::kQ6_K: {

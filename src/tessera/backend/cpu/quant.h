@@ -57,7 +57,7 @@ void quantize_act_row(const float* x, const ActQ8& a, int64_t m);
 // w[i] = dw[i / 16] * q[i] + mw[i / 16]. Used by the portable kernels; q is signed so plain C++ needs no offset
 // trick (q4_0 gives q = nibble - 8 and mw = 0).
 struct DecodedBlock {
-  int n = 0;        // values: 32 or 256
+  int n = 0;  // values: 32 or 256
   int8_t q[256];
   float dw[16];
   float mw[16];

@@ -13,12 +13,12 @@ enum class Half : uint8_t { kBF16, kF16 };
 
 // The batch metadata on the device: views into one packed buffer that begin_forward() fills with one copy.
 struct DeviceMeta {
-  const int32_t* token_ids = nullptr;     // [T]
-  const int32_t* positions = nullptr;     // [T]
-  const int64_t* slot_mapping = nullptr;  // [T]
-  const int32_t* token_seq = nullptr;     // [T]
-  const int32_t* seq_lens = nullptr;      // [S]
-  const int32_t* block_tables = nullptr;  // [S, max_blocks_per_seq]
+  const int32_t* token_ids = nullptr;       // [T]
+  const int32_t* positions = nullptr;       // [T]
+  const int64_t* slot_mapping = nullptr;    // [T]
+  const int32_t* token_seq = nullptr;       // [T]
+  const int32_t* seq_lens = nullptr;        // [S]
+  const int32_t* block_tables = nullptr;    // [S, max_blocks_per_seq]
   const int32_t* logits_indices = nullptr;  // [R]
   int32_t num_tokens = 0, num_seqs = 0, num_logits = 0;
   int32_t max_blocks_per_seq = 0, block_size = 0;
@@ -30,8 +30,8 @@ cudaError_t launch_embedding(const void* table, int table_kind, int64_t hidden, 
                              cudaStream_t s);
 cudaError_t launch_rmsnorm(const float* x, const float* w, float eps, float* out, int64_t rows, int64_t cols,
                            cudaStream_t s);
-cudaError_t launch_add_rmsnorm(float* residual, const float* delta, const float* w, float eps, float* out,
-                               int64_t rows, int64_t cols, cudaStream_t s);
+cudaError_t launch_add_rmsnorm(float* residual, const float* delta, const float* w, float eps, float* out, int64_t rows,
+                               int64_t cols, cudaStream_t s);
 cudaError_t launch_add(float* x, const float* y, int64_t n, cudaStream_t s);
 cudaError_t launch_silu_mul(const float* gate, const float* up, float* out, int64_t n, cudaStream_t s);
 // inv_freq: device [rotary_dim / 2].
@@ -52,7 +52,7 @@ cudaError_t launch_add_bias(float* out, const float* bias, int64_t rows, int64_t
 
 // ---- paged attention (attention.cu) ----
 struct AttentionArgs {
-  const float* q = nullptr;  // [T, nh, hd]
+  const float* q = nullptr;       // [T, nh, hd]
   const void* k_cache = nullptr;  // [num_blocks, block_size, nkv, hd]
   const void* v_cache = nullptr;
   float* out = nullptr;  // [T, nh, hd]
@@ -65,7 +65,7 @@ struct AttentionArgs {
 // T * nh * num_splits * (hd + 2) floats; max_ctx bounds every token's visible length.
 int32_t attention_num_splits(int32_t num_tokens, int32_t num_kv_heads, int32_t max_ctx, int32_t num_sms);
 int64_t attention_partial_floats(int32_t num_tokens, int32_t num_heads, int32_t head_dim, int32_t num_splits);
-cudaError_t launch_attention_decode(const AttentionArgs& a, const DeviceMeta& m, int32_t num_splits,
-                                    int32_t max_ctx, float* partial, cudaStream_t s);
+cudaError_t launch_attention_decode(const AttentionArgs& a, const DeviceMeta& m, int32_t num_splits, int32_t max_ctx,
+                                    float* partial, cudaStream_t s);
 
 }  // namespace tessera::backend::cuda

@@ -73,12 +73,12 @@ using StmtList = std::vector<StmtPtr>;
 struct Stmt {
   StmtKind kind;
   int line = 0;
-  std::string text;                 // kText; kMacro: the macro's name
-  ExprPtr expr;                     // output / if test / for iterable / set value / call expression
-  ExprPtr filter;                   // for-loop filter; set-block and filter-block filter chain (kFilter, innermost first)
-  std::vector<std::string> targets;  // names assigned (for, set); several means tuple unpacking
-  bool unpack = false;               // targets came as a tuple (even of one name)
-  std::string attr;                  // set ns.attr
+  std::string text;  // kText; kMacro: the macro's name
+  ExprPtr expr;      // output / if test / for iterable / set value / call expression
+  ExprPtr filter;    // for-loop filter; set-block and filter-block filter chain (kFilter, innermost first)
+  std::vector<std::string> targets;                     // names assigned (for, set); several means tuple unpacking
+  bool unpack = false;                                  // targets came as a tuple (even of one name)
+  std::string attr;                                     // set ns.attr
   std::vector<std::pair<std::string, ExprPtr>> params;  // macro / call-block parameters with defaults; with-assignments
   StmtList body;
   StmtList else_body;

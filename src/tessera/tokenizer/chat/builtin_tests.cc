@@ -10,10 +10,10 @@ namespace tessera::tokenizer::chat {
 namespace {
 
 constexpr std::string_view kTests[] = {
-    "boolean", "callable", "defined", "divisibleby", "eq", "equalto", "escaped", "even", "false", "filter", "float",
-    "ge", "gt", "greaterthan", "in", "integer", "iterable", "le", "lessthan", "lower", "lt", "mapping", "ne", "none",
-    "number", "odd", "sameas", "sequence", "string", "test", "true", "undefined", "upper", "==", "!=", ">", ">=", "<",
-    "<="};
+    "boolean", "callable",  "defined", "divisibleby", "eq",     "equalto", "escaped",  "even",     "false",    "filter",
+    "float",   "ge",        "gt",      "greaterthan", "in",     "integer", "iterable", "le",       "lessthan", "lower",
+    "lt",      "mapping",   "ne",      "none",        "number", "odd",     "sameas",   "sequence", "string",   "test",
+    "true",    "undefined", "upper",   "==",          "!=",     ">",       ">=",       "<",        "<="};
 
 int64_t need_int(const Value& v) {
   if (v.is_undefined()) throw_error(ErrorKind::kUndefined, v.str());

@@ -30,7 +30,9 @@ Value get_attribute_path(Renderer& r, Value item, const Value& attribute) {
 // Jinja2's title filter is not str.title(): it splits on runs of whitespace, '-', '(', '{', '[' and '<', then
 // upper-cases the first character of each piece and lower-cases the rest ("<b>big</b>" -> "<B>big</b>").
 std::string jinja_title(const std::string& s) {
-  auto is_sep = [](char32_t cp) { return py_isspace(cp) || cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<'; };
+  auto is_sep = [](char32_t cp) {
+    return py_isspace(cp) || cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<';
+  };
   std::string out, piece;
   bool piece_is_sep = false;
   auto flush = [&] {
@@ -59,12 +61,23 @@ std::string html_escape(std::string_view s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -178,7 +191,8 @@ List select_items(Renderer& r, const Value& seq, const CallArgs& call, bool with
 }
 
 std::string indent(const std::string& text, const Value& width, bool first, bool blank) {
-  const std::string pad = width.is_string() ? width.str() : std::string(static_cast<size_t>(std::max<int64_t>(0, width.as_int())), ' ');
+  const std::string pad =
+      width.is_string() ? width.str() : std::string(static_cast<size_t>(std::max<int64_t>(0, width.as_int())), ' ');
   std::vector<std::string> lines = py_splitlines(text + "\n");
   std::string rv;
   if (blank) {
@@ -226,10 +240,11 @@ Value require_number(const Value& v, const char* what) {
 
 namespace {
 constexpr std::string_view kFilters[] = {
-    "abs", "attr", "batch", "capitalize", "center", "count", "d", "default", "dictsort", "e", "escape", "first",
-    "float", "forceescape", "format", "indent", "int", "items", "join", "last", "length", "list", "lower", "map",
-    "max", "min", "reject", "rejectattr", "replace", "reverse", "round", "safe", "select", "selectattr", "slice",
-    "sort", "string", "striptags", "sum", "title", "tojson", "trim", "truncate", "unique", "upper", "wordcount"};
+    "abs",    "attr",  "batch",    "capitalize",  "center", "count",    "d",      "default",    "dictsort", "e",
+    "escape", "first", "float",    "forceescape", "format", "indent",   "int",    "items",      "join",     "last",
+    "length", "list",  "lower",    "map",         "max",    "min",      "reject", "rejectattr", "replace",  "reverse",
+    "round",  "safe",  "select",   "selectattr",  "slice",  "sort",     "string", "striptags",  "sum",      "title",
+    "tojson", "trim",  "truncate", "unique",      "upper",  "wordcount"};
 }  // namespace
 
 bool has_filter(std::string_view name) {
@@ -326,7 +341,8 @@ Value apply_filter(Renderer& r, std::string_view name, const Value& v, CallArgs&
     if (width.is_int()) {  // every line gets the pad: bound the result before building it
       const std::string text = py_str(v);
       const double lines = static_cast<double>(std::count(text.begin(), text.end(), '\n') + 2);
-      const double bytes = lines * static_cast<double>(std::max<int64_t>(width.as_int(), 0)) + static_cast<double>(text.size());
+      const double bytes =
+          lines * static_cast<double>(std::max<int64_t>(width.as_int(), 0)) + static_cast<double>(text.size());
       r.check_size(bytes > 1e15 ? SIZE_MAX : static_cast<size_t>(bytes));
     }
     return Value(indent(py_str(v), a.get_or(0, "width", Value(4)), truthy(a.get_or(1, "first", Value(false))),
@@ -402,7 +418,7 @@ Value apply_filter(Renderer& r, std::string_view name, const Value& v, CallArgs&
     std::reverse(items.begin(), items.end());
     // reversed() of a list is an iterator; of anything else Jinja2 builds a list.
     return v.kind() == Value::Kind::kList ? Value::generator(std::move(items), "list_reverseiterator")
-                                           : Value::list(std::move(items));
+                                          : Value::list(std::move(items));
   }
   if (name == "min" || name == "max") {
     const bool case_sensitive = truthy(a.get_or(0, "case_sensitive", Value(false)));
@@ -426,7 +442,8 @@ Value apply_filter(Renderer& r, std::string_view name, const Value& v, CallArgs&
     Value total = a.get_or(1, "start", Value(0));
     for (const Value& item : iterate(v)) {
       const Value x = attribute && !attribute->is_none() ? get_attribute_path(r, item, *attribute) : item;
-      if (!x.is_number() || !total.is_number()) type_error("unsupported operand type(s) for +: '" + type_name(total) + "' and '" + type_name(x) + "'");
+      if (!x.is_number() || !total.is_number())
+        type_error("unsupported operand type(s) for +: '" + type_name(total) + "' and '" + type_name(x) + "'");
       if (total.is_int() && x.is_int()) {
         int64_t s;
         if (__builtin_add_overflow(total.as_int(), x.as_int(), &s)) type_error("integer overflow");
@@ -481,7 +498,8 @@ Value apply_filter(Renderer& r, std::string_view name, const Value& v, CallArgs&
       size_t offset = 0;
       for (size_t s = 0; s < static_cast<size_t>(n); ++s) {
         const size_t len = per + (s < extra ? 1 : 0);
-        List row(items.begin() + static_cast<std::ptrdiff_t>(offset), items.begin() + static_cast<std::ptrdiff_t>(offset + len));
+        List row(items.begin() + static_cast<std::ptrdiff_t>(offset),
+                 items.begin() + static_cast<std::ptrdiff_t>(offset + len));
         offset += len;
         if (fill && !fill->is_none() && s >= extra && extra) row.push_back(*fill);
         out.push_back(Value::list(std::move(row)));
@@ -493,9 +511,12 @@ Value apply_filter(Renderer& r, std::string_view name, const Value& v, CallArgs&
     std::string s = py_str(v), out;
     bool in_tag = false;
     for (char c : s) {
-      if (c == '<') in_tag = true;
-      else if (c == '>' && in_tag) in_tag = false;
-      else if (!in_tag) out += c;
+      if (c == '<')
+        in_tag = true;
+      else if (c == '>' && in_tag)
+        in_tag = false;
+      else if (!in_tag)
+        out += c;
     }
     std::vector<std::string> words = py_split(out, std::nullopt, -1);
     std::string joined;

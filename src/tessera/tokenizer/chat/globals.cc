@@ -27,7 +27,8 @@ Value range(CallArgs& args, Renderer& r) {
   }
   if (step == 0) type_error("range() arg 3 must not be zero");
   // Count first (in floating point, immune to overflow) so that a huge range is refused before it is built.
-  const double count = std::max(0.0, std::ceil((static_cast<double>(stop) - static_cast<double>(start)) / static_cast<double>(step)));
+  const double count =
+      std::max(0.0, std::ceil((static_cast<double>(stop) - static_cast<double>(start)) / static_cast<double>(step)));
   r.charge_steps(static_cast<int64_t>(std::min(count, 9e18)));
   List items;
   for (int64_t i = start; step > 0 ? i < stop : i > stop;) {

@@ -71,18 +71,41 @@ std::string unescape(std::string_view s, int line) {
     }
     const char c = s[++i];
     switch (c) {
-      case '\n': break;
-      case '\\': out += '\\'; break;
-      case '\'': out += '\''; break;
-      case '"': out += '"'; break;
-      case 'a': out += '\a'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
-      case 'v': out += '\v'; break;
-      case 'x': case 'u': case 'U': {
+      case '\n':
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case '\'':
+        out += '\'';
+        break;
+      case '"':
+        out += '"';
+        break;
+      case 'a':
+        out += '\a';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'v':
+        out += '\v';
+        break;
+      case 'x':
+      case 'u':
+      case 'U': {
         const size_t n = c == 'x' ? 2 : c == 'u' ? 4 : 8;
         uint32_t cp = 0;
         for (size_t k = 0; k < n; ++k) {
@@ -95,7 +118,8 @@ std::string unescape(std::string_view s, int line) {
         append_utf8(&out, cp);
         break;
       }
-      case 'N': syntax_error(line, "malformed \\N character escape");  // named escapes are not supported
+      case 'N':
+        syntax_error(line, "malformed \\N character escape");  // named escapes are not supported
       default:
         if (c >= '0' && c <= '7') {
           uint32_t cp = static_cast<uint32_t>(c - '0');
@@ -234,7 +258,9 @@ class Lexer {
     std::vector<char> balance;
     for (;;) {
       advance_to(skip_space(src_, pos_));
-      if (pos_ >= src_.size()) syntax_error(line_, block ? "unexpected end of template, expected '%}'" : "unexpected end of template, expected '}}'");
+      if (pos_ >= src_.size())
+        syntax_error(line_,
+                     block ? "unexpected end of template, expected '%}'" : "unexpected end of template, expected '}}'");
       if (balance.empty()) {
         size_t end;
         if (block && match_block_end(pos_, &end)) {
@@ -282,7 +308,8 @@ class Lexer {
     } else if (c == ')' || c == ']' || c == '}') {
       if (balance->empty()) syntax_error(line_, std::string("unexpected '") + static_cast<char>(c) + "'");
       if (balance->back() != static_cast<char>(c))
-        syntax_error(line_, std::string("unexpected '") + static_cast<char>(c) + "', expected '" + balance->back() + "'");
+        syntax_error(line_,
+                     std::string("unexpected '") + static_cast<char>(c) + "', expected '" + balance->back() + "'");
       balance->pop_back();
     }
     tokens_.push_back(Token{TokenType::kOp, std::string(1, static_cast<char>(c)), line_});

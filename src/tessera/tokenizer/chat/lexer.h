@@ -18,10 +18,10 @@ enum class TokenType : uint8_t {
   kBlockBegin,  // {%
   kBlockEnd,    // %}
   kName,
-  kString,      // value holds the unescaped string
+  kString,  // value holds the unescaped string
   kInt,
   kFloat,
-  kOp,          // value holds the operator: "+", "//", "==", "(", "|", ...
+  kOp,  // value holds the operator: "+", "//", "==", "(", "|", ...
   kEof,
 };
 

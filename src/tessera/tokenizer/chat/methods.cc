@@ -40,8 +40,8 @@ void ArgReader::check(size_t max_positional, std::initializer_list<std::string_v
 namespace {
 
 bool is_line_break(char32_t cp) {
-  return cp == '\n' || cp == '\r' || cp == 0x0B || cp == 0x0C || cp == 0x1C || cp == 0x1D || cp == 0x1E ||
-         cp == 0x85 || cp == 0x2028 || cp == 0x2029;
+  return cp == '\n' || cp == '\r' || cp == 0x0B || cp == 0x0C || cp == 0x1C || cp == 0x1D || cp == 0x1E || cp == 0x85 ||
+         cp == 0x2028 || cp == 0x2029;
 }
 
 std::string need_str(const Value& v, const char* what) {
@@ -50,7 +50,8 @@ std::string need_str(const Value& v, const char* what) {
 }
 
 int64_t need_int(const Value& v, const char* what) {
-  if (!v.is_int()) type_error(std::string(what) + ": '" + type_name(v) + "' object cannot be interpreted as an integer");
+  if (!v.is_int())
+    type_error(std::string(what) + ": '" + type_name(v) + "' object cannot be interpreted as an integer");
   return v.as_int();
 }
 
@@ -165,8 +166,10 @@ std::string str_format(Renderer& r, const std::string& fmt, const CallArgs& args
   for (size_t i = 0; i < fmt.size(); ++i) {
     const char c = fmt[i];
     if (c == '}') {
-      if (i + 1 < fmt.size() && fmt[i + 1] == '}') ++i;
-      else throw_error(ErrorKind::kType, "Single '}' encountered in format string");
+      if (i + 1 < fmt.size() && fmt[i + 1] == '}')
+        ++i;
+      else
+        throw_error(ErrorKind::kType, "Single '}' encountered in format string");
       out += '}';
       continue;
     }
@@ -197,7 +200,9 @@ std::string str_format(Renderer& r, const std::string& fmt, const CallArgs& args
     Value v;
     if (head.empty() || std::all_of(head.begin(), head.end(), ::isdigit)) {
       const size_t idx = head.empty() ? auto_index++ : std::stoul(head);
-      if (idx >= args.args.size()) throw_error(ErrorKind::kType, "Replacement index " + std::to_string(idx) + " out of range for positional args tuple");
+      if (idx >= args.args.size())
+        throw_error(ErrorKind::kType,
+                    "Replacement index " + std::to_string(idx) + " out of range for positional args tuple");
       v = args.args[idx];
     } else {
       bool found = false;
@@ -218,7 +223,9 @@ std::string str_format(Renderer& r, const std::string& fmt, const CallArgs& args
         const size_t e = field.find(']', name_end);
         if (e == std::string::npos) throw_error(ErrorKind::kType, "Missing ']' in format string");
         const std::string key = field.substr(name_end + 1, e - name_end - 1);
-        v = !key.empty() && std::all_of(key.begin(), key.end(), ::isdigit) ? r.getitem(v, Value(int64_t(std::stoll(key)))) : r.getitem(v, Value(key));
+        v = !key.empty() && std::all_of(key.begin(), key.end(), ::isdigit)
+                ? r.getitem(v, Value(int64_t(std::stoll(key))))
+                : r.getitem(v, Value(key));
         name_end = e + 1 < field.size() ? e + 1 : std::string::npos;
       }
     }
@@ -349,7 +356,8 @@ Value str_method(Renderer& r, const std::string& s, std::string_view name, CallA
     if (sep.empty()) type_error("empty separator");
     const size_t hit = name == "partition" ? s.find(sep) : s.rfind(sep);
     if (hit == std::string::npos)
-      return name == "partition" ? Value::tuple({Value(s), Value(""), Value("")}) : Value::tuple({Value(""), Value(""), Value(s)});
+      return name == "partition" ? Value::tuple({Value(s), Value(""), Value("")})
+                                 : Value::tuple({Value(""), Value(""), Value(s)});
     return Value::tuple({Value(s.substr(0, hit)), Value(sep), Value(s.substr(hit + sep.size()))});
   }
   if (name == "center" || name == "ljust" || name == "rjust" || name == "zfill") {
@@ -379,11 +387,12 @@ Value str_method(Renderer& r, const std::string& s, std::string_view name, CallA
 }
 
 constexpr std::string_view kStrMethods[] = {
-    "upper", "lower", "casefold", "title", "capitalize", "swapcase", "strip", "lstrip", "rstrip", "split", "rsplit",
-    "splitlines", "replace", "startswith", "endswith", "find", "rfind", "index", "rindex", "count", "join",
-    "format", "isdigit", "isdecimal", "isnumeric", "isalpha", "isalnum", "isspace", "isascii", "isprintable",
-    "islower", "isupper", "removeprefix", "removesuffix", "partition", "rpartition", "center", "ljust", "rjust",
-    "zfill", "encode", "expandtabs", "format_map", "isidentifier", "istitle", "maketrans", "translate"};
+    "upper",        "lower",        "casefold",   "title",        "capitalize", "swapcase",    "strip",    "lstrip",
+    "rstrip",       "split",        "rsplit",     "splitlines",   "replace",    "startswith",  "endswith", "find",
+    "rfind",        "index",        "rindex",     "count",        "join",       "format",      "isdigit",  "isdecimal",
+    "isnumeric",    "isalpha",      "isalnum",    "isspace",      "isascii",    "isprintable", "islower",  "isupper",
+    "removeprefix", "removesuffix", "partition",  "rpartition",   "center",     "ljust",       "rjust",    "zfill",
+    "encode",       "expandtabs",   "format_map", "isidentifier", "istitle",    "maketrans",   "translate"};
 constexpr std::string_view kDictMethods[] = {"get", "items", "keys", "values", "copy", "fromkeys"};
 constexpr std::string_view kDictUnsafe[] = {"pop", "popitem", "setdefault", "update", "clear"};
 constexpr std::string_view kListMethods[] = {"index", "count", "copy"};
@@ -485,8 +494,8 @@ std::vector<std::string> py_split(std::string_view s, const std::optional<std::s
   if (sep->empty()) type_error("empty separator");
   size_t pos = 0;
   for (;;) {
-    const size_t hit = (maxsplit >= 0 && static_cast<int64_t>(parts.size()) >= maxsplit) ? std::string_view::npos
-                                                                                         : s.find(*sep, pos);
+    const size_t hit =
+        (maxsplit >= 0 && static_cast<int64_t>(parts.size()) >= maxsplit) ? std::string_view::npos : s.find(*sep, pos);
     if (hit == std::string_view::npos) {
       parts.emplace_back(s.substr(pos));
       return parts;
@@ -540,7 +549,8 @@ Value py_percent_format(Renderer& r, const std::string& format, const Value& arg
       const size_t digits = spec.find_first_of("123456789");
       if (dot != std::string::npos) text = text.substr(0, std::strtoul(spec.c_str() + dot + 1, nullptr, 10));
       const size_t width = digits != std::string::npos && digits < std::min(dot, spec.size())
-                               ? std::min<size_t>(std::strtoul(spec.c_str() + digits, nullptr, 10), 1 << 20) : 0;
+                               ? std::min<size_t>(std::strtoul(spec.c_str() + digits, nullptr, 10), 1 << 20)
+                               : 0;
       const size_t len = count_code_points(text);
       if (width > len) text = left ? text + std::string(width - len, ' ') : std::string(width - len, ' ') + text;
       out += text;
@@ -550,8 +560,10 @@ Value py_percent_format(Renderer& r, const std::string& format, const Value& arg
     if (!v.is_number()) type_error(std::string("%") + conv + " format: a real number is required, not " + type_name(v));
     if (conv == 'd' || conv == 'i' || conv == 'u') {
       const double d = v.as_double();
-      if (v.is_float() && !(std::isfinite(d) && d > -9.2e18 && d < 9.2e18)) type_error("%d format: number out of range");
-      std::snprintf(buf, sizeof(buf), (spec + "lld").c_str(), static_cast<long long>(v.is_float() ? static_cast<int64_t>(d) : v.as_int()));
+      if (v.is_float() && !(std::isfinite(d) && d > -9.2e18 && d < 9.2e18))
+        type_error("%d format: number out of range");
+      std::snprintf(buf, sizeof(buf), (spec + "lld").c_str(),
+                    static_cast<long long>(v.is_float() ? static_cast<int64_t>(d) : v.as_int()));
     } else if (conv == 'x' || conv == 'X' || conv == 'o') {
       if (!v.is_int()) type_error("an integer is required");
       std::snprintf(buf, sizeof(buf), (spec + "ll" + conv).c_str(), static_cast<long long>(v.as_int()));
@@ -563,7 +575,8 @@ Value py_percent_format(Renderer& r, const std::string& format, const Value& arg
     out += buf;
     r.check_size(out.size());
   }
-  if (args.kind() == Value::Kind::kTuple && next < items.size()) type_error("not all arguments converted during string formatting");
+  if (args.kind() == Value::Kind::kTuple && next < items.size())
+    type_error("not all arguments converted during string formatting");
   return Value(out);
 }
 

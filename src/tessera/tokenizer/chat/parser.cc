@@ -53,11 +53,16 @@ class Parser {
   }
   static std::string describe(const Token& t) {
     switch (t.type) {
-      case TokenType::kEof: return "end of template";
-      case TokenType::kBlockEnd: return "end of statement block";
-      case TokenType::kVarEnd: return "end of print statement";
-      case TokenType::kText: return "template data";
-      default: return "'" + t.value + "'";
+      case TokenType::kEof:
+        return "end of template";
+      case TokenType::kBlockEnd:
+        return "end of statement block";
+      case TokenType::kVarEnd:
+        return "end of print statement";
+      case TokenType::kText:
+        return "template data";
+      default:
+        return "'" + t.value + "'";
     }
   }
   [[noreturn]] void fail(const std::string& message) const {

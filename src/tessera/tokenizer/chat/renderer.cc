@@ -22,9 +22,7 @@ namespace {
   throw_error(ErrorKind::kUndefined, v.str().empty() ? "undefined value" : v.str());
 }
 
-std::string object_name(const Value& obj) {
-  return obj.is_none() ? "None" : type_name(obj) + " object";
-}
+std::string object_name(const Value& obj) { return obj.is_none() ? "None" : type_name(obj) + " object"; }
 
 Value missing(const Value& obj, const std::string& name_repr) {
   return Value::undefined("'" + object_name(obj) + "' has no attribute " + name_repr);
@@ -33,7 +31,7 @@ Value missing(const Value& obj, const std::string& name_repr) {
 // Python ints are unbounded; ours are 64-bit, and an overflow is an error rather than a wrong number.
 int64_t int_op(char op, int64_t x, int64_t y) {
   int64_t r = 0;
-  const bool overflow = op == '+' ? __builtin_add_overflow(x, y, &r)
+  const bool overflow = op == '+'   ? __builtin_add_overflow(x, y, &r)
                         : op == '-' ? __builtin_sub_overflow(x, y, &r)
                                     : __builtin_mul_overflow(x, y, &r);
   if (overflow) type_error("integer overflow");
@@ -180,14 +178,25 @@ class Renderer::FrameScope {
 Renderer::Flow Renderer::exec_stmt(const Stmt& s, std::string* out) {
   try {
     switch (s.kind) {
-      case StmtKind::kText: append(out, s.text); return Flow::kNormal;
-      case StmtKind::kOutput: append(out, py_str(eval(*s.expr))); return Flow::kNormal;
-      case StmtKind::kIf: return exec(truthy(eval(*s.expr)) ? s.body : s.else_body, out);
-      case StmtKind::kFor: return exec_for(s, out);
-      case StmtKind::kSet: exec_set(s); return Flow::kNormal;
-      case StmtKind::kBreak: return Flow::kBreak;
-      case StmtKind::kContinue: return Flow::kContinue;
-      default: return exec_block(s, out);
+      case StmtKind::kText:
+        append(out, s.text);
+        return Flow::kNormal;
+      case StmtKind::kOutput:
+        append(out, py_str(eval(*s.expr)));
+        return Flow::kNormal;
+      case StmtKind::kIf:
+        return exec(truthy(eval(*s.expr)) ? s.body : s.else_body, out);
+      case StmtKind::kFor:
+        return exec_for(s, out);
+      case StmtKind::kSet:
+        exec_set(s);
+        return Flow::kNormal;
+      case StmtKind::kBreak:
+        return Flow::kBreak;
+      case StmtKind::kContinue:
+        return Flow::kContinue;
+      default:
+        return exec_block(s, out);
     }
   } catch (TemplateError& e) {
     e.set_line_if_unset(s.line);
@@ -208,7 +217,9 @@ Renderer::Flow Renderer::exec_block(const Stmt& s, std::string* out) {
       assign(s.targets[0], std::move(v));
       return Flow::kNormal;
     }
-    case StmtKind::kMacro: assign(s.text, make_macro(s, s.text)); return Flow::kNormal;
+    case StmtKind::kMacro:
+      assign(s.text, make_macro(s, s.text));
+      return Flow::kNormal;
     case StmtKind::kCallBlock: {
       const Value caller = make_macro(s, "caller");
       append(out, py_str(eval_call(*s.expr, &caller)));
@@ -237,13 +248,15 @@ Renderer::Flow Renderer::exec_block(const Stmt& s, std::string* out) {
       exec(s.body, out);
       return Flow::kNormal;
     }
-    default: throw_error(ErrorKind::kRuntime, "unexpected statement");
+    default:
+      throw_error(ErrorKind::kRuntime, "unexpected statement");
   }
 }
 
 Renderer::Flow Renderer::exec_for(const Stmt& s, std::string* out) {
   const Value iterable = eval(*s.expr);
-  if (iterable.is_none() || iterable.is_int() || iterable.is_float() || iterable.is_callable() || iterable.is_namespace())
+  if (iterable.is_none() || iterable.is_int() || iterable.is_float() || iterable.is_callable() ||
+      iterable.is_namespace())
     type_error("'" + type_name(iterable) + "' object is not iterable");
   List items = iterate(iterable);
   charge_steps(static_cast<int64_t>(items.size()));
@@ -322,7 +335,8 @@ Value Renderer::make_macro(const Stmt& s, std::string name) {
 
 Value Renderer::call_macro(const Stmt& s, const std::shared_ptr<Frame>& closure, CallArgs& args,
                            const std::string& name) {
-  if (call_depth_ >= settings_.limits.max_call_depth) throw_error(ErrorKind::kLimit, "maximum recursion depth exceeded");
+  if (call_depth_ >= settings_.limits.max_call_depth)
+    throw_error(ErrorKind::kLimit, "maximum recursion depth exceeded");
   charge_steps(1);
   struct DepthGuard {
     int* d;
@@ -432,8 +446,10 @@ Value Renderer::eval_slice(const Expr& e) {
   List items;
   std::string text;
   for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
-    if (obj.is_list()) items.push_back(obj.items()[static_cast<size_t>(i)]);
-    else append_utf8(&text, cps[static_cast<size_t>(i)]);
+    if (obj.is_list())
+      items.push_back(obj.items()[static_cast<size_t>(i)]);
+    else
+      append_utf8(&text, cps[static_cast<size_t>(i)]);
   }
   if (obj.is_string()) return Value(std::move(text));
   return obj.kind() == Value::Kind::kTuple ? Value::tuple(std::move(items)) : Value::list(std::move(items));
@@ -496,9 +512,12 @@ bool Renderer::eval_test(const Expr& e) {
 
 Value Renderer::eval(const Expr& e) {
   switch (e.kind) {
-    case ExprKind::kConst: return e.value;
-    case ExprKind::kName: return lookup(e.name);
-    case ExprKind::kList: case ExprKind::kTuple: {
+    case ExprKind::kConst:
+      return e.value;
+    case ExprKind::kName:
+      return lookup(e.name);
+    case ExprKind::kList:
+    case ExprKind::kTuple: {
       List items;
       items.reserve(e.args.size());
       for (const ExprPtr& a : e.args) items.push_back(eval(*a));
@@ -513,20 +532,29 @@ Value Renderer::eval(const Expr& e) {
       }
       return d;
     }
-    case ExprKind::kGetAttr: return getattr(eval(*e.args[0]), e.name);
+    case ExprKind::kGetAttr:
+      return getattr(eval(*e.args[0]), e.name);
     case ExprKind::kGetItem: {
       const Value obj = eval(*e.args[0]);
       return getitem(obj, eval(*e.args[1]));
     }
-    case ExprKind::kSlice: return eval_slice(e);
-    case ExprKind::kCall: return eval_call(e, nullptr);
-    case ExprKind::kFilter: return eval_filter(e, nullptr);
-    case ExprKind::kTest: return Value(eval_test(e));
-    case ExprKind::kNot: return Value(!truthy(eval(*e.args[0])));
-    case ExprKind::kNeg: case ExprKind::kPos: {
+    case ExprKind::kSlice:
+      return eval_slice(e);
+    case ExprKind::kCall:
+      return eval_call(e, nullptr);
+    case ExprKind::kFilter:
+      return eval_filter(e, nullptr);
+    case ExprKind::kTest:
+      return Value(eval_test(e));
+    case ExprKind::kNot:
+      return Value(!truthy(eval(*e.args[0])));
+    case ExprKind::kNeg:
+    case ExprKind::kPos: {
       const Value v = eval(*e.args[0]);
       if (v.is_undefined()) raise_undefined(v);
-      if (!v.is_number()) type_error(std::string("bad operand type for unary ") + (e.kind == ExprKind::kNeg ? "-" : "+") + ": '" + type_name(v) + "'");
+      if (!v.is_number())
+        type_error(std::string("bad operand type for unary ") + (e.kind == ExprKind::kNeg ? "-" : "+") + ": '" +
+                   type_name(v) + "'");
       if (e.kind == ExprKind::kPos) return v.is_bool() ? Value(v.as_int()) : v;
       if (v.is_float()) return Value(-v.as_double());
       return Value(int_op('-', 0, v.as_int()));
@@ -646,7 +674,8 @@ Value Renderer::eval_binary(const std::string& op, const Value& a, const Value& 
     items.insert(items.end(), b.items().begin(), b.items().end());
     return a.kind() == Value::Kind::kTuple ? Value::tuple(std::move(items)) : Value::list(std::move(items));
   }
-  if (o == '*' && !two && (((a.is_string() || a.is_list()) && b.is_int()) || ((b.is_string() || b.is_list()) && a.is_int()))) {
+  if (o == '*' && !two &&
+      (((a.is_string() || a.is_list()) && b.is_int()) || ((b.is_string() || b.is_list()) && a.is_int()))) {
     const Value& seq = a.is_int() ? b : a;
     const int64_t n = std::max<int64_t>(0, a.is_int() ? a.as_int() : b.as_int());
     if (seq.is_string()) {
@@ -662,12 +691,12 @@ Value Renderer::eval_binary(const std::string& op, const Value& a, const Value& 
       charge_steps(n * static_cast<int64_t>(seq.items().size()));
     }
     List items;
-    for (int64_t i = 0; i < n && !seq.items().empty(); ++i) items.insert(items.end(), seq.items().begin(), seq.items().end());
+    for (int64_t i = 0; i < n && !seq.items().empty(); ++i)
+      items.insert(items.end(), seq.items().begin(), seq.items().end());
     return seq.kind() == Value::Kind::kTuple ? Value::tuple(std::move(items)) : Value::list(std::move(items));
   }
   if (o == '%' && !two && a.is_string()) return py_percent_format(*this, a.str(), b);
-  if (o == '+' && a.is_string())
-    type_error("can only concatenate str (not \"" + type_name(b) + "\") to str");
+  if (o == '+' && a.is_string()) type_error("can only concatenate str (not \"" + type_name(b) + "\") to str");
   if (o == '+' && a.is_list())
     type_error("can only concatenate " + type_name(a) + " (not \"" + type_name(b) + "\") to " + type_name(a));
   type_error("unsupported operand type(s) for " + op + ": '" + type_name(a) + "' and '" + type_name(b) + "'");

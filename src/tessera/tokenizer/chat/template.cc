@@ -18,17 +18,22 @@ namespace {
 Status to_status(const TemplateError& e) {
   const std::string where = e.line() > 0 ? "line " + std::to_string(e.line()) + ": " : "";
   switch (e.kind()) {
-    case ErrorKind::kRaised: return invalid_argument(std::string(kRaisedPrefix) + e.message());
-    case ErrorKind::kSyntax: return invalid_argument("template syntax error: " + where + e.message());
-    case ErrorKind::kLimit: return resource_exhausted("template: " + where + e.message());
-    default: return invalid_argument("template error: " + where + e.message());
+    case ErrorKind::kRaised:
+      return invalid_argument(std::string(kRaisedPrefix) + e.message());
+    case ErrorKind::kSyntax:
+      return invalid_argument("template syntax error: " + where + e.message());
+    case ErrorKind::kLimit:
+      return resource_exhausted("template: " + where + e.message());
+    default:
+      return invalid_argument("template error: " + where + e.message());
   }
 }
 
 }  // namespace
 
 bool is_raised(const Status& status) {
-  return status.code() == StatusCode::kInvalidArgument && status.message().substr(0, kRaisedPrefix.size()) == kRaisedPrefix;
+  return status.code() == StatusCode::kInvalidArgument &&
+         status.message().substr(0, kRaisedPrefix.size()) == kRaisedPrefix;
 }
 
 std::string_view raised_message(const Status& status) {

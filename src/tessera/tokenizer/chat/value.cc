@@ -129,14 +129,26 @@ void Value::set(Value key, Value value) {
 bool truthy(const Value& v) {
   using K = Value::Kind;
   switch (v.kind()) {
-    case K::kUndefined: case K::kNone: return false;
-    case K::kBool: return v.as_bool();
-    case K::kInt: return v.as_int() != 0;
-    case K::kFloat: return v.as_double() != 0.0;
-    case K::kString: return !v.str().empty();
-    case K::kList: case K::kTuple: return !v.items().empty();
-    case K::kDict: return !v.entries().empty();
-    case K::kNamespace: case K::kCallable: case K::kGenerator: return true;
+    case K::kUndefined:
+    case K::kNone:
+      return false;
+    case K::kBool:
+      return v.as_bool();
+    case K::kInt:
+      return v.as_int() != 0;
+    case K::kFloat:
+      return v.as_double() != 0.0;
+    case K::kString:
+      return !v.str().empty();
+    case K::kList:
+    case K::kTuple:
+      return !v.items().empty();
+    case K::kDict:
+      return !v.entries().empty();
+    case K::kNamespace:
+    case K::kCallable:
+    case K::kGenerator:
+      return true;
   }
   return false;
 }
@@ -150,9 +162,13 @@ bool py_equal(const Value& a, const Value& b) {
   }
   if (a.kind() != b.kind()) return false;
   switch (a.kind()) {
-    case K::kUndefined: case K::kNone: return true;
-    case K::kString: return a.str() == b.str();
-    case K::kList: case K::kTuple: {
+    case K::kUndefined:
+    case K::kNone:
+      return true;
+    case K::kString:
+      return a.str() == b.str();
+    case K::kList:
+    case K::kTuple: {
       if (a.items().size() != b.items().size()) return false;
       for (size_t i = 0; i < a.items().size(); ++i)
         if (!py_equal(a.items()[i], b.items()[i])) return false;
@@ -166,10 +182,14 @@ bool py_equal(const Value& a, const Value& b) {
       }
       return true;
     }
-    case K::kNamespace: return &a.entries() == &b.entries();
-    case K::kCallable: return &a.callable() == &b.callable();
-    case K::kGenerator: return &a.items() == &b.items();
-    default: return false;
+    case K::kNamespace:
+      return &a.entries() == &b.entries();
+    case K::kCallable:
+      return &a.callable() == &b.callable();
+    case K::kGenerator:
+      return &a.items() == &b.items();
+    default:
+      return false;
   }
 }
 
@@ -201,18 +221,30 @@ int py_compare(const Value& a, const Value& b, const char* op) {
 std::string type_name(const Value& v) {
   using K = Value::Kind;
   switch (v.kind()) {
-    case K::kUndefined: return "Undefined";
-    case K::kNone: return "NoneType";
-    case K::kBool: return "bool";
-    case K::kInt: return "int";
-    case K::kFloat: return "float";
-    case K::kString: return "str";
-    case K::kList: return "list";
-    case K::kTuple: return "tuple";
-    case K::kDict: return "dict";
-    case K::kNamespace: return "Namespace";
-    case K::kCallable: return "function";
-    case K::kGenerator: return v.str();
+    case K::kUndefined:
+      return "Undefined";
+    case K::kNone:
+      return "NoneType";
+    case K::kBool:
+      return "bool";
+    case K::kInt:
+      return "int";
+    case K::kFloat:
+      return "float";
+    case K::kString:
+      return "str";
+    case K::kList:
+      return "list";
+    case K::kTuple:
+      return "tuple";
+    case K::kDict:
+      return "dict";
+    case K::kNamespace:
+      return "Namespace";
+    case K::kCallable:
+      return "function";
+    case K::kGenerator:
+      return v.str();
   }
   return "object";
 }
@@ -238,9 +270,14 @@ void append_repr(std::string* out, const Value& v) {
   using K = Value::Kind;
   WalkGuard guard;
   switch (v.kind()) {
-    case K::kUndefined: *out += "Undefined"; return;
-    case K::kString: *out += py_string_repr(v.str()); return;
-    case K::kList: case K::kTuple: {
+    case K::kUndefined:
+      *out += "Undefined";
+      return;
+    case K::kString:
+      *out += py_string_repr(v.str());
+      return;
+    case K::kList:
+    case K::kTuple: {
       const bool tuple = v.kind() == K::kTuple;
       *out += tuple ? '(' : '[';
       for (size_t i = 0; i < v.items().size(); ++i) {
@@ -251,8 +288,12 @@ void append_repr(std::string* out, const Value& v) {
       *out += tuple ? ')' : ']';
       return;
     }
-    case K::kDict: append_entries(out, v); return;
-    default: *out += py_str(v); return;
+    case K::kDict:
+      append_entries(out, v);
+      return;
+    default:
+      *out += py_str(v);
+      return;
   }
 }
 
@@ -261,20 +302,28 @@ void append_repr(std::string* out, const Value& v) {
 std::string py_str(const Value& v) {
   using K = Value::Kind;
   switch (v.kind()) {
-    case K::kUndefined: return "";
-    case K::kNone: return "None";
-    case K::kBool: return v.as_bool() ? "True" : "False";
-    case K::kInt: return std::to_string(v.as_int());
-    case K::kFloat: return py_float_repr(v.as_double());
-    case K::kString: return v.str();
+    case K::kUndefined:
+      return "";
+    case K::kNone:
+      return "None";
+    case K::kBool:
+      return v.as_bool() ? "True" : "False";
+    case K::kInt:
+      return std::to_string(v.as_int());
+    case K::kFloat:
+      return py_float_repr(v.as_double());
+    case K::kString:
+      return v.str();
     case K::kNamespace: {
       WalkGuard guard;
       std::string out = "<Namespace ";
       append_entries(&out, v);
       return out + ">";
     }
-    case K::kCallable: return "<function " + v.callable().name + ">";
-    case K::kGenerator: return "<" + v.str() + " object>";
+    case K::kCallable:
+      return "<function " + v.callable().name + ">";
+    case K::kGenerator:
+      return "<" + v.str() + " object>";
     default: {
       std::string out;
       append_repr(&out, v);
@@ -324,16 +373,21 @@ Value from_json(const nlohmann::ordered_json& j) {
   using T = nlohmann::ordered_json::value_t;
   WalkGuard guard;
   switch (j.type()) {
-    case T::null: return Value::none();
-    case T::boolean: return Value(j.get<bool>());
-    case T::number_integer: return Value(j.get<int64_t>());
+    case T::null:
+      return Value::none();
+    case T::boolean:
+      return Value(j.get<bool>());
+    case T::number_integer:
+      return Value(j.get<int64_t>());
     case T::number_unsigned: {
       const uint64_t u = j.get<uint64_t>();
       if (u > static_cast<uint64_t>(INT64_MAX)) return Value(static_cast<double>(u));
       return Value(static_cast<int64_t>(u));
     }
-    case T::number_float: return Value(j.get<double>());
-    case T::string: return Value(j.get_ref<const std::string&>());
+    case T::number_float:
+      return Value(j.get<double>());
+    case T::string:
+      return Value(j.get_ref<const std::string&>());
     case T::array: {
       List items;
       items.reserve(j.size());
@@ -345,7 +399,8 @@ Value from_json(const nlohmann::ordered_json& j) {
       for (const auto& [k, e] : j.items()) d.set(Value(k), from_json(e));
       return d;
     }
-    default: return Value::none();  // binary and discarded values do not come from JSON text
+    default:
+      return Value::none();  // binary and discarded values do not come from JSON text
   }
 }
 
@@ -369,18 +424,30 @@ void dump(std::string* out, const Value& v, const JsonDumpOptions& o, const std:
     for (int i = 0; i < d; ++i) *out += o.indent;
   };
   switch (v.kind()) {
-    case K::kNone: *out += "null"; return;
-    case K::kBool: *out += v.as_bool() ? "true" : "false"; return;
-    case K::kInt: *out += std::to_string(v.as_int()); return;
+    case K::kNone:
+      *out += "null";
+      return;
+    case K::kBool:
+      *out += v.as_bool() ? "true" : "false";
+      return;
+    case K::kInt:
+      *out += std::to_string(v.as_int());
+      return;
     case K::kFloat: {
       const double x = v.as_double();
-      if (std::isnan(x)) *out += "NaN";
-      else if (std::isinf(x)) *out += x < 0 ? "-Infinity" : "Infinity";
-      else *out += py_float_repr(x);
+      if (std::isnan(x))
+        *out += "NaN";
+      else if (std::isinf(x))
+        *out += x < 0 ? "-Infinity" : "Infinity";
+      else
+        *out += py_float_repr(x);
       return;
     }
-    case K::kString: *out += json_quote(v.str(), o.ensure_ascii); return;
-    case K::kList: case K::kTuple: {
+    case K::kString:
+      *out += json_quote(v.str(), o.ensure_ascii);
+      return;
+    case K::kList:
+    case K::kTuple: {
       if (v.items().empty()) {
         *out += "[]";
         return;
@@ -403,7 +470,8 @@ void dump(std::string* out, const Value& v, const JsonDumpOptions& o, const std:
       std::vector<std::pair<std::string, const Value*>> entries;
       for (const auto& [k, item] : v.entries()) entries.emplace_back(json_key(k), &item);
       if (o.sort_keys)
-        std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+        std::stable_sort(entries.begin(), entries.end(),
+                         [](const auto& a, const auto& b) { return a.first < b.first; });
       *out += '{';
       for (size_t i = 0; i < entries.size(); ++i) {
         if (i) *out += item_sep;
@@ -416,7 +484,8 @@ void dump(std::string* out, const Value& v, const JsonDumpOptions& o, const std:
       *out += '}';
       return;
     }
-    default: type_error("Object of type " + type_name(v) + " is not JSON serializable");
+    default:
+      type_error("Object of type " + type_name(v) + " is not JSON serializable");
   }
 }
 

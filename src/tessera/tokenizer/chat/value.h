@@ -9,12 +9,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace tessera::tokenizer::chat {
 
@@ -37,17 +36,29 @@ struct Callable {
 
 class Value {
  public:
-  enum class Kind : uint8_t { kUndefined, kNone, kBool, kInt, kFloat, kString, kList, kTuple, kDict, kNamespace,
-                              kCallable, kGenerator };
+  enum class Kind : uint8_t {
+    kUndefined,
+    kNone,
+    kBool,
+    kInt,
+    kFloat,
+    kString,
+    kList,
+    kTuple,
+    kDict,
+    kNamespace,
+    kCallable,
+    kGenerator
+  };
 
-  Value() = default;  // undefined, without a name
-  Value(bool b) : kind_(Kind::kBool), b_(b) {}  // NOLINT: implicit, like Python literals
-  Value(int v) : kind_(Kind::kInt), i_(v) {}  // NOLINT
-  Value(int64_t v) : kind_(Kind::kInt), i_(v) {}  // NOLINT
-  Value(double v) : kind_(Kind::kFloat), f_(v) {}  // NOLINT
+  Value() = default;                                                  // undefined, without a name
+  Value(bool b) : kind_(Kind::kBool), b_(b) {}                        // NOLINT: implicit, like Python literals
+  Value(int v) : kind_(Kind::kInt), i_(v) {}                          // NOLINT
+  Value(int64_t v) : kind_(Kind::kInt), i_(v) {}                      // NOLINT
+  Value(double v) : kind_(Kind::kFloat), f_(v) {}                     // NOLINT
   Value(std::string s) : kind_(Kind::kString), str_(std::move(s)) {}  // NOLINT
-  Value(std::string_view s) : kind_(Kind::kString), str_(s) {}  // NOLINT
-  Value(const char* s) : kind_(Kind::kString), str_(s) {}  // NOLINT
+  Value(std::string_view s) : kind_(Kind::kString), str_(s) {}        // NOLINT
+  Value(const char* s) : kind_(Kind::kString), str_(s) {}             // NOLINT
 
   static Value none();
   // `hint` is the message an error on this value reports, e.g. "'x' is undefined".
@@ -87,7 +98,7 @@ class Value {
   int64_t as_int() const { return kind_ == Kind::kBool ? (b_ ? 1 : 0) : kind_ == Kind::kInt ? i_ : 0; }
   double as_double() const { return kind_ == Kind::kFloat ? f_ : static_cast<double>(as_int()); }
   const std::string& str() const { return str_; }  // a string's bytes, an undefined's hint, a generator's type
-  const List& items() const { return *list_; }  // lists, tuples and generators
+  const List& items() const { return *list_; }     // lists, tuples and generators
   const Callable& callable() const { return *fn_; }
 
   // Dicts and namespaces: ordered (key, value) pairs.

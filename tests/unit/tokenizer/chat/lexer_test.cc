@@ -20,14 +20,14 @@ TEST(Lexer, TrimBlocksDropsOneNewlineAfterBlockTags) {
   EXPECT_EQ(text_of("{% if x %}\nA\n{% endif %}\nB"), "A\nB");
   EXPECT_EQ(text_of("{% if x %}\n\nA"), "\nA");
   EXPECT_EQ(text_of("{{ x }}\nA"), "\nA");  // not after {{ }}
-  EXPECT_EQ(text_of("{# c #}\nA"), "A");     // comments count as blocks
+  EXPECT_EQ(text_of("{# c #}\nA"), "A");    // comments count as blocks
 }
 
 TEST(Lexer, LstripBlocksOnlyOnBlankLinePrefixes) {
   EXPECT_EQ(text_of("A\n    {% if x %}B"), "A\nB");
-  EXPECT_EQ(text_of("A  {% if x %}B"), "A  B");       // text before the tag on its line: kept
-  EXPECT_EQ(text_of("  {% if x %}B"), "B");           // the template's first line starts a line
-  EXPECT_EQ(text_of("A\n    {{ x }}"), "A\n    ");    // never before {{
+  EXPECT_EQ(text_of("A  {% if x %}B"), "A  B");           // text before the tag on its line: kept
+  EXPECT_EQ(text_of("  {% if x %}B"), "B");               // the template's first line starts a line
+  EXPECT_EQ(text_of("A\n    {{ x }}"), "A\n    ");        // never before {{
   EXPECT_EQ(text_of("A\n    {%+ if x %}B"), "A\n    B");  // + keeps it
 }
 

@@ -5,12 +5,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
-#include "tessera/tokenizer/chat/template.h"
 #include "../../test_util.h"
+#include "tessera/tokenizer/chat/template.h"
 
 namespace tessera::tokenizer::chat {
 namespace {
@@ -64,12 +63,14 @@ TEST(TemplateReference, AllTemplatesMatchJinja2) {
     for (const auto& conv : conversations) {
       const std::string name = conv["name"];
       const auto& expected = reference.at(name);
-      Expected<std::string> got = tmpl.ok() ? tmpl->render(conv["context"], options) : Expected<std::string>(tmpl.status());
+      Expected<std::string> got =
+          tmpl.ok() ? tmpl->render(conv["context"], options) : Expected<std::string>(tmpl.status());
       if (expected.contains("error")) {
         if (got.ok()) {
           ++bad;
           ADD_FAILURE() << stem << " / " << name << ": Python raised " << expected["error"].get<std::string>()
-                        << " but we rendered:\n" << *got;
+                        << " but we rendered:\n"
+                        << *got;
         }
       } else if (!got.ok()) {
         ++bad;
@@ -79,8 +80,10 @@ TEST(TemplateReference, AllTemplatesMatchJinja2) {
         EXPECT_EQ(*got, expected["output"].get<std::string>()) << stem << " / " << name;
       }
     }
-    if (bad == 0) ++agreeing;
-    else failing.push_back(stem + " (" + std::to_string(bad) + " of " + std::to_string(conversations.size()) + ")");
+    if (bad == 0)
+      ++agreeing;
+    else
+      failing.push_back(stem + " (" + std::to_string(bad) + " of " + std::to_string(conversations.size()) + ")");
   }
   std::string list;
   for (const auto& f : failing) list += "\n  " + f;
@@ -100,11 +103,12 @@ TEST(TemplateReference, SnippetsMatchJinja2) {
   for (size_t i = 0; i < snippets.size(); ++i) {
     const std::string source = snippets[i]["template"];
     auto tmpl = Template::parse(source);
-    Expected<std::string> got = tmpl.ok() ? tmpl->render(snippets[i]["context"], options) : Expected<std::string>(tmpl.status());
+    Expected<std::string> got =
+        tmpl.ok() ? tmpl->render(snippets[i]["context"], options) : Expected<std::string>(tmpl.status());
     const auto& expected = reference[i];
     if (expected.contains("error")) {
-      EXPECT_FALSE(got.ok()) << "snippet " << i << ": Python raised " << expected["error"].get<std::string>()
-                             << "\n" << source << "\nbut we rendered: " << *got;
+      EXPECT_FALSE(got.ok()) << "snippet " << i << ": Python raised " << expected["error"].get<std::string>() << "\n"
+                             << source << "\nbut we rendered: " << *got;
     } else {
       if (!got.ok()) {
         ADD_FAILURE() << "snippet " << i << ":\n" << source << "\n" << got.status().to_string();
