@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <numeric>
 
 namespace tessera::model {
 
@@ -31,37 +32,36 @@ Status SimpleRunner::append(const std::vector<std::vector<int32_t>>& tokens, std
   if (static_cast<int32_t>(tokens.size()) != num_seqs_) return invalid_argument("runner: one token list per sequence");
   const int64_t V = vocab_size();
   logits.resize(static_cast<size_t>(num_seqs_) * V);
-  // Work items (sequence, token index), sequence by sequence, cut into passes of at most max_batch_tokens.
-  std::vector<std::pair<int32_t, int32_t>> items;
+  // The sequence of each token, sequence by sequence, cut into passes of at most max_batch_tokens.
+  std::vector<int32_t> seqs;
   std::vector<int32_t> ids;
   for (int32_t s = 0; s < num_seqs_; ++s) {
     for (int32_t i = 0; i < static_cast<int32_t>(tokens[s].size()); ++i) {
-      items.emplace_back(s, i);
+      seqs.push_back(s);
       ids.push_back(tokens[s][i]);
-      if (max_batch_tokens > 0 && static_cast<int64_t>(items.size()) == max_batch_tokens) {
-        TESSERA_RETURN_IF_ERROR(run(items, ids, logits));
-        items.clear();
+      if (max_batch_tokens > 0 && static_cast<int64_t>(seqs.size()) == max_batch_tokens) {
+        TESSERA_RETURN_IF_ERROR(run(seqs, ids, logits));
+        seqs.clear();
         ids.clear();
       }
     }
   }
-  if (!items.empty()) TESSERA_RETURN_IF_ERROR(run(items, ids, logits));
+  if (!seqs.empty()) TESSERA_RETURN_IF_ERROR(run(seqs, ids, logits));
   return Status();
 }
 
 Status SimpleRunner::decode(std::span<const int32_t> tokens, std::vector<float>& logits) {
   if (static_cast<int32_t>(tokens.size()) != num_seqs_) return invalid_argument("runner: one token per sequence");
   logits.resize(static_cast<size_t>(num_seqs_) * vocab_size());
-  std::vector<std::pair<int32_t, int32_t>> items;
-  for (int32_t s = 0; s < num_seqs_; ++s) items.emplace_back(s, 0);
-  return run(items, tokens, logits);
+  std::vector<int32_t> seqs(num_seqs_);
+  std::iota(seqs.begin(), seqs.end(), 0);
+  return run(seqs, tokens, logits);
 }
 
-// Runs one forward pass over `items` (sequence, unused) with token ids `ids`, appending each token to its
+// Runs one forward pass over tokens `ids`, of sequences `seqs`, appending each token to its
 // sequence; copies the logits of each sequence's last token in the pass into its row of `logits`.
-Status SimpleRunner::run(const std::vector<std::pair<int32_t, int32_t>>& items, std::span<const int32_t> ids,
-                         std::vector<float>& logits) {
-  const int64_t T = static_cast<int64_t>(items.size());
+Status SimpleRunner::run(const std::vector<int32_t>& seqs, std::span<const int32_t> ids, std::vector<float>& logits) {
+  const int64_t T = static_cast<int64_t>(seqs.size());
   const int32_t max_len = blocks_per_seq_ * cache_.block_size;
   ids_.assign(ids.begin(), ids.end());
   positions_.resize(T);
@@ -72,7 +72,7 @@ Status SimpleRunner::run(const std::vector<std::pair<int32_t, int32_t>>& items, 
   std::vector<int32_t> batch_index(num_seqs_, -1), batch_seqs;
   std::vector<int32_t> new_lens = seq_lens_;
   for (int64_t t = 0; t < T; ++t) {
-    const int32_t s = items[t].first;
+    const int32_t s = seqs[t];
     if (new_lens[s] >= max_len) return resource_exhausted("runner: sequence " + std::to_string(s) + " is full");
     if (batch_index[s] < 0) {
       batch_index[s] = static_cast<int32_t>(batch_seqs.size());

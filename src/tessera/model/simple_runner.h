@@ -34,8 +34,7 @@ class SimpleRunner {
 
  private:
   SimpleRunner(Model& model, KVCache cache, int32_t num_seqs, int32_t blocks_per_seq);
-  Status run(const std::vector<std::pair<int32_t, int32_t>>& items, std::span<const int32_t> ids,
-             std::vector<float>& logits);
+  Status run(const std::vector<int32_t>& seqs, std::span<const int32_t> ids, std::vector<float>& logits);
 
   Model* model_;
   KVCache cache_;
