@@ -6,22 +6,13 @@
 
 #include "tessera/backend/backend_factory.h"
 #include "tessera/cli/commands.h"
+#include "tessera/engine/sampler.h"
 #include "tessera/model/simple_runner.h"
 
 namespace tessera::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-int32_t argmax(const float* row, int64_t n) { return static_cast<int32_t>(std::max_element(row, row + n) - row); }
-
-int32_t sample(const float* row, int64_t n, double temperature, std::mt19937_64& rng) {
-  const float mx = *std::max_element(row, row + n);
-  std::vector<double> p(n);
-  for (int64_t i = 0; i < n; ++i) p[i] = std::exp((row[i] - mx) / temperature);
-  std::discrete_distribution<int32_t> dist(p.begin(), p.end());
-  return dist(rng);
-}
 
 }  // namespace
 
@@ -75,7 +66,11 @@ Expected<GenerationResult> generate(const LoadedModel& m, const std::vector<int3
   if (!created.ok()) return created.status();
   model::SimpleRunner& runner = *created;
   const std::vector<int32_t> stop = m.stop_ids();
-  std::mt19937_64 rng(opts.seed);
+  engine::SamplingParams params;
+  params.temperature = static_cast<float>(opts.temperature);
+  params.seed = opts.seed;
+  std::mt19937_64 rng = engine::make_rng(params);
+  engine::Sampler sampler;
   std::vector<float> logits;
   GenerationResult r;
   r.finish_reason = "length";
@@ -84,8 +79,7 @@ Expected<GenerationResult> generate(const LoadedModel& m, const std::vector<int3
   auto t1 = Clock::now();
   while (static_cast<int64_t>(r.tokens.size()) < opts.max_tokens) {
     TESSERA_RETURN_IF_ERROR(m.backend->status());
-    const int32_t next =
-        opts.temperature == 0.0 ? argmax(logits.data(), V) : sample(logits.data(), V, opts.temperature, rng);
+    const int32_t next = sampler.sample(std::span<float>(logits.data(), V), params, prompt, r.tokens, {}, rng).token;
     r.tokens.push_back(next);
     if (on_token) on_token(next);
     if (!opts.ignore_eos && std::count(stop.begin(), stop.end(), next)) {
