@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "tessera/tensor/tensor.h"
@@ -70,6 +71,12 @@ struct RopeParams {
   float attn_factor = 1.0f;         // multiplies cos and sin (YaRN's mscale); 1 otherwise
 };
 
+// Device memory, for sizing the KV pool on a GPU.
+struct MemoryInfo {
+  size_t free_bytes = 0;
+  size_t total_bytes = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -85,6 +92,8 @@ class Backend {
   virtual void copy_from_host(Tensor dst, const void* src) = 0;
   virtual void copy_to_host(const Tensor& src, void* dst) = 0;  // waits for pending ops
   virtual void synchronize() = 0;
+  // A device's memory now; std::nullopt for host memory (the CPU), which the caller sizes from RAM.
+  virtual std::optional<MemoryInfo> memory_info() const { return std::nullopt; }
   // OK, or the first error of an op that ran asynchronously on a device (sticky: later ops do nothing). Ops
   // return no Status so that the forward pass stays one line per op; callers check this after a forward pass.
   virtual Status status() const { return Status(); }

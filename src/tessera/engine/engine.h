@@ -47,6 +47,7 @@ class Engine {
   const tokenizer::Tokenizer* tokenizer() const { return tokenizer_.get(); }
   // Tokens a request may hold in all (prompt + output): the smaller of max_model_len and what the pool holds.
   int64_t max_model_len() const { return max_model_len_; }
+  const KVPoolPlan& pool_plan() const { return pool_plan_; }
 
  private:
   Engine(std::unique_ptr<EngineCore> core, std::shared_ptr<const tokenizer::Tokenizer> tokenizer);
@@ -57,10 +58,11 @@ class Engine {
   const EngineConfig config_;
   const model::ModelConfig model_config_;
   const int64_t max_model_len_;
+  const KVPoolPlan pool_plan_;
 
   mutable std::mutex mu_;  // guards everything below
   std::condition_variable cv_;
-  std::vector<std::pair<std::unique_ptr<CoreRequest>, std::shared_ptr<RequestStream>>> pending_;
+  std::vector<std::pair<GenerationRequest, std::shared_ptr<RequestStream>>> pending_;
   std::vector<RequestId> aborts_;
   bool stopping_ = false;
   bool draining_ = false;

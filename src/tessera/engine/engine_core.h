@@ -80,7 +80,7 @@ struct RequestGroup {
   std::shared_ptr<RequestStream> stream;
   Usage usage;
   int32_t num_finished = 0;
-  bool cached_tokens_known = false;  // usage.cached_tokens is set at the first admission
+  std::vector<int32_t> min_tokens_mask;  // ids min_tokens keeps out: the stop token ids and, unless ignore_eos, EOS
 };
 
 // One sequence the scheduler moves between waiting and running. Request (the KV view) is its base.
@@ -120,6 +120,8 @@ class EngineCore {
   // One scheduling step and forward pass. Returns false when there was nothing to run.
   bool step();
   bool has_work() const { return scheduler_.has_work(); }
+  // Requests added and not yet finished.
+  int64_t num_requests() const { return static_cast<int64_t>(groups_.size()); }
 
   EngineStats stats() const;
   const EngineConfig& config() const { return config_; }
@@ -133,7 +135,7 @@ class EngineCore {
              KVPoolPlan plan, model::KVCache cache);
 
   // Appends a sampled token to `r` and emits its event; finishes the sequence when a stop rule says so.
-  void append_token(CoreRequest& r, const SampleResult& sample, std::vector<CoreRequest*>& finished);
+  void append_token(CoreRequest& r, const SampleResult& sample);
   // n > 1: the group's other sequences start from the same prompt (sharing its full blocks) and `logits`.
   void fork_siblings(CoreRequest& first, std::span<const float> logits);
   void finish(CoreRequest& r, FinishReason reason, RequestEvent event);

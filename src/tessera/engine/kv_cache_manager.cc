@@ -54,16 +54,22 @@ bool KVCacheManager::is_exact_hit(BlockId block_id, const BlockRef& parent, cons
   return key->extra_keys == extra_keys_at(request, block_index, media);
 }
 
-ComputedBlocks KVCacheManager::get_computed_blocks(const Request& request) {
+ComputedBlocks KVCacheManager::get_computed_blocks(const Request& request, bool count_query) {
   assert(request.block_table.empty() && request.num_computed_tokens == 0);
-  ComputedBlocks out;
-  if (!config_.enable_prefix_caching) return out;
+  if (!config_.enable_prefix_caching) return {};
   const auto num_tokens = static_cast<int64_t>(request.token_ids.size());
-  ++stats_.num_queries;
-  stats_.num_query_tokens += num_tokens;
-  if (num_tokens == 0) return out;
   // The last token is left out: its logits are needed, and they exist only if it is computed again.
-  const int64_t max_blocks = (num_tokens - 1) / config_.block_size;
+  ComputedBlocks out = num_tokens == 0 ? ComputedBlocks{} : find_cached_prefix(request, (num_tokens - 1) / config_.block_size);
+  if (count_query) {
+    ++stats_.num_queries;
+    stats_.num_query_tokens += num_tokens;
+    stats_.num_hit_tokens += out.num_computed_tokens;
+  }
+  return out;
+}
+
+ComputedBlocks KVCacheManager::find_cached_prefix(const Request& request, int64_t max_blocks) {
+  ComputedBlocks out;
   RequestState scratch;  // hashes only; the request has no state until allocate_slots
   BlockRef parent;       // the null ref: the first block's parent
   for (int64_t j = 0; j < max_blocks; ++j) {
@@ -77,8 +83,25 @@ ComputedBlocks KVCacheManager::get_computed_blocks(const Request& request) {
   scratch.block_hashes.resize(out.block_ids.size());
   out.block_hashes = std::move(scratch.block_hashes);
   out.num_computed_tokens = static_cast<int64_t>(out.block_ids.size()) * config_.block_size;
-  stats_.num_hit_tokens += out.num_computed_tokens;
   return out;
+}
+
+void KVCacheManager::share_prefix(const Request& parent, Request& child, int64_t num_tokens) {
+  assert(child.block_table.empty() && child.num_computed_tokens == 0);
+  assert(num_tokens <= parent.num_computed_tokens);
+  const int64_t num_full = num_tokens / config_.block_size;
+  if (config_.enable_prefix_caching) {
+    // The parent registered its full blocks as it computed them, so the cache finds them (or their twins).
+    const ComputedBlocks hit = find_cached_prefix(child, num_full);
+    [[maybe_unused]] auto taken = allocate_slots(child, 0, hit);
+    assert(taken.has_value());
+    return;
+  }
+  const std::span<const BlockId> shared(parent.block_table.data(), static_cast<size_t>(num_full));
+  pool_.touch(shared);
+  child.block_table.assign(shared.begin(), shared.end());
+  child.num_computed_tokens = num_full * config_.block_size;
+  states_[child.id];  // free() erases it, as for any request the manager saw
 }
 
 std::optional<std::vector<BlockId>> KVCacheManager::allocate_slots(Request& request, int64_t num_new_tokens,

@@ -54,8 +54,16 @@ class KVCacheManager {
   // The longest cached prefix of request.token_ids in whole blocks. It never covers the last token, which must be
   // recomputed to produce logits. Empty when prefix caching is off. Changes no ref count; counts statistics
   // (each call counts, so a scheduler should call it once per admission attempt that may succeed).
+  // `count_query` false leaves the statistics alone: a scheduler retrying an admission that failed for want of
+  // blocks counts the request's query once.
   // REQUIRES: request.block_table is empty and request.num_computed_tokens == 0.
-  ComputedBlocks get_computed_blocks(const Request& request);
+  ComputedBlocks get_computed_blocks(const Request& request, bool count_query = true);
+
+  // n > 1: `child` (no blocks yet) takes shared ownership of the full blocks covering the first `num_tokens` of
+  // `parent`, whose token ids it repeats, and counts them as computed. Through the prefix cache when the blocks
+  // are registered; by reference otherwise (prefix caching off). Needs no free block, so it cannot fail.
+  // REQUIRES: num_tokens <= parent.num_computed_tokens, child has no blocks and the same first num_tokens tokens.
+  void share_prefix(const Request& parent, Request& child, int64_t num_tokens);
 
   // Makes room for `num_new_tokens` more tokens after request.num_computed_tokens (plus `computed`, a hit from
   // get_computed_blocks taken in the same step). On success the request owns `computed` (its
@@ -87,6 +95,8 @@ class KVCacheManager {
     BlockRef last_cached;                 // the block a next cached block names as parent
   };
 
+  // The cached prefix of `request`, at most `max_blocks` blocks long; no statistics.
+  ComputedBlocks find_cached_prefix(const Request& request, int64_t max_blocks);
   BlockHash block_hash_at(const Request& request, RequestState& state, int64_t block_index);
   std::string extra_keys_at(const Request& request, int64_t block_index, std::vector<std::string>& media) const;
   BlockExtraKeys extra_keys_view(const Request& request, int64_t block_index, std::vector<std::string>& media) const;

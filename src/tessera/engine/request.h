@@ -1,5 +1,6 @@
-// Request: the engine's per-request state as far as KV bookkeeping needs it. The scheduler will grow it (sampling
-// parameters, status, outputs); only KVCacheManager writes block_table.
+// Request: a sequence as the KV bookkeeping and the scheduler see it: token ids, how many are computed, and its
+// block table. Only KVCacheManager writes block_table; the scheduler advances num_computed_tokens. The engine's
+// CoreRequest (engine_core.h) extends it with sampling state.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +27,9 @@ struct Request {
   std::vector<TokenId> token_ids;    // prompt then generated tokens
   int64_t num_computed_tokens = 0;   // tokens whose K/V are in block_table; the scheduler advances it per step
   std::vector<BlockId> block_table;  // logical block i -> physical block
+  // Set by the scheduler at the first admission: how many tokens the prefix cache supplied (-1 before).
+  int64_t num_cached_tokens = -1;
+  bool prefix_query_counted = false;  // statistics count one cache query per sequence, however often it waits
   // Prefix-cache keys besides the tokens.
   std::string adapter_id;
   std::string cache_salt;

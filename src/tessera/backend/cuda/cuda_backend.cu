@@ -142,11 +142,13 @@ std::string CudaBackend::name() const {
 
 Status CudaBackend::status() const { return s_->error; }
 
-Expected<std::pair<size_t, size_t>> CudaBackend::memory_info() const {
+std::optional<MemoryInfo> CudaBackend::memory_info() const {
   size_t free_b = 0, total_b = 0;
-  if (cudaError_t e = cudaMemGetInfo(&free_b, &total_b); e != cudaSuccess)
-    return internal_error(std::string("cuda: cudaMemGetInfo: ") + cudaGetErrorString(e));
-  return std::make_pair(free_b, total_b);
+  if (cudaError_t e = cudaMemGetInfo(&free_b, &total_b); e != cudaSuccess) {
+    TESSERA_LOG_ERROR("cuda: cudaMemGetInfo: %s", cudaGetErrorString(e));
+    return std::nullopt;
+  }
+  return MemoryInfo{free_b, total_b};
 }
 
 // ---- memory ----

@@ -57,8 +57,8 @@ class CudaBackend final : public Backend {
 
   // OK, or the first CUDA/cuBLAS error since creation (sticky).
   Status status() const override;
-  // Free and total device memory in bytes.
-  Expected<std::pair<size_t, size_t>> memory_info() const;
+  // Free and total device memory; std::nullopt (logged) when the driver cannot say.
+  std::optional<MemoryInfo> memory_info() const override;
 
  protected:
   void deallocate(void* data, size_t nbytes) override;
