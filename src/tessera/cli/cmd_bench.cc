@@ -1,8 +1,6 @@
 // `tessera bench latency MODEL --batch B --input-len I --output-len O [--json]`: one static batch, in-process.
 // B random prompts of I tokens are prefilled (all in one forward pass, or in chunks of --max-batch-tokens), then
 // O tokens are decoded for all B sequences together, one forward pass per step (greedy; EOS ignored).
-#include <sys/utsname.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -12,25 +10,15 @@
 
 #include "tessera/backend/backend_factory.h"
 #include "tessera/cli/args.h"
+#include "tessera/cli/bench_common.h"
 #include "tessera/cli/commands.h"
 #include "tessera/model/simple_runner.h"
-
-#ifndef TESSERA_GIT_COMMIT
-#define TESSERA_GIT_COMMIT "unknown"
-#endif
 
 namespace tessera::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-std::string cpu_model() {
-  std::ifstream f("/proc/cpuinfo");
-  for (std::string line; std::getline(f, line);)
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
-}
 
 int bench_latency(int argc, char** argv) {
   auto args = Args::parse(
@@ -97,10 +85,6 @@ int bench_latency(int argc, char** argv) {
   const double prefill_tps = *batch * *input_len / r->prefill_s;
   const double decode_steps = static_cast<double>(*output_len - 1);
   const double decode_tps = decode_steps > 0 ? *batch * decode_steps / r->decode_s : 0.0;
-  std::string cmdline;
-  for (int i = 0; i < argc; ++i) cmdline += (i ? " " : "") + std::string(argv[i]);
-  utsname u{};
-  uname(&u);
   nlohmann::ordered_json j = {
       {"benchmark", "latency"},
       {"model", args->positionals()[0]},
@@ -113,9 +97,9 @@ int bench_latency(int argc, char** argv) {
       {"decode_s", r->decode_s},
       {"decode_tokens_per_s", decode_tps},
       {"time_per_output_token_ms", decode_steps > 0 ? 1000.0 * r->decode_s / decode_steps : 0.0},
-      {"machine", {{"cpu", cpu_model()}, {"arch", u.machine}, {"threads", *threads}, {"device", be.name()}}},
-      {"commit", TESSERA_GIT_COMMIT},
-      {"command", cmdline},
+      {"machine", machine_json(be.name(), *threads)},
+      {"commit", git_commit()},
+      {"command", command_line(argc, argv)},
   };
   if (args->has("json")) {
     std::printf("%s\n", j.dump().c_str());
@@ -133,8 +117,12 @@ int bench_latency(int argc, char** argv) {
 
 int cmd_bench(int argc, char** argv) {
   if (argc >= 3 && std::string(argv[2]) == "latency") return bench_latency(argc, argv);
-  return fail("bench", invalid_argument("usage: tessera bench latency MODEL --batch B --input-len I --output-len O "
-                                        "[--max-batch-tokens N] [--threads N] [--json]"));
+  if (argc >= 3 && std::string(argv[2]) == "throughput") return bench_throughput(argc, argv);
+  return fail("bench",
+              invalid_argument("usage: tessera bench latency MODEL --batch B --input-len I --output-len O "
+                               "[--max-batch-tokens N] [--threads N] [--json]\n"
+                               "       tessera bench throughput MODEL --num-prompts N --input-len I --output-len O "
+                               "[--prefix-len P] [--sequential] [engine flags] [--json]"));
 }
 
 }  // namespace tessera::cli

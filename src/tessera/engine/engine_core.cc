@@ -378,6 +378,7 @@ EngineStats EngineCore::stats() const {
   s.prefix_cache_query_tokens = kv_.prefix_cache_stats().num_query_tokens;
   s.prefix_cache_hit_tokens = kv_.prefix_cache_stats().num_hit_tokens;
   s.num_preemptions = scheduler_.num_preemptions();
+  s.kv_usage_at_first_preemption = scheduler_.usage_at_first_preemption();
   return s;
 }
 

@@ -62,6 +62,7 @@ struct EngineStats {
   int64_t prefix_cache_query_tokens = 0;
   int64_t prefix_cache_hit_tokens = 0;
   int64_t num_preemptions = 0;
+  double kv_usage_at_first_preemption = -1;  // -1: no preemption yet
   int64_t num_steps = 0;
   double step_seconds_total = 0;
   double last_step_seconds = 0;

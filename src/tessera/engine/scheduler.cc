@@ -23,6 +23,7 @@ void Scheduler::remove(Request* request) {
 }
 
 void Scheduler::preempt(Request* victim, SchedulerOutput& out) {
+  if (num_preemptions_ == 0) usage_at_first_preemption_ = kv_.usage();
   kv_.free(*victim);  // its tokens stay: it is recomputed from them, most of it found in the prefix cache
   waiting_.push_front(victim);
   out.preempted.push_back(victim);

@@ -65,6 +65,8 @@ class Scheduler {
   int32_t num_running() const { return static_cast<int32_t>(running_.size()); }
   int32_t num_waiting() const { return static_cast<int32_t>(waiting_.size()); }
   int64_t num_preemptions() const { return num_preemptions_; }
+  // The pool's usage just before the first preemption (-1 before any): how full sequences can get.
+  double usage_at_first_preemption() const { return usage_at_first_preemption_; }
   const SchedulerConfig& config() const { return config_; }
 
  private:
@@ -78,6 +80,7 @@ class Scheduler {
   std::vector<Request*> running_;  // admission order; the back is the newest (the preemption victim)
   std::deque<Request*> waiting_;
   int64_t num_preemptions_ = 0;
+  double usage_at_first_preemption_ = -1;
 };
 
 }  // namespace tessera::engine
