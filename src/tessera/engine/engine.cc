@@ -82,7 +82,10 @@ void Engine::loop() {
       pending.swap(pending_);
       aborts.swap(aborts_);
     }
-    for (auto& [request, stream] : pending) core_->add_request(stream->id(), std::move(request), std::move(stream));
+    for (auto& [request, stream] : pending) {
+      const RequestId id = stream->id();  // not in the call below: its arguments are evaluated in any order
+      core_->add_request(id, std::move(request), std::move(stream));
+    }
     for (RequestId id : aborts) core_->abort_request(id);
     pending.clear();
     aborts.clear();

@@ -251,7 +251,7 @@ TEST(EngineCore, NSequencesShareThePromptAndDiffer) {
 }
 
 TEST(EngineCore, ReportsCachedPromptTokensAndLogprobs) {
-  auto m = load(testing::tiny_model_path(), false);
+  auto m = load(testing::tiny_model_path(), false, 1);
   auto core = make_core(m, small_config());
   Driver d(*core);
   std::mt19937_64 rng(4);
@@ -272,7 +272,7 @@ TEST(EngineCore, ReportsCachedPromptTokensAndLogprobs) {
 }
 
 TEST(EngineCore, AbortFreesEverything) {
-  auto m = load(testing::tiny_model_path(), false);
+  auto m = load(testing::tiny_model_path(), false, 1);
   auto core = make_core(m, small_config());
   Driver d(*core);
   std::mt19937_64 rng(5);
@@ -292,7 +292,7 @@ TEST(EngineCore, AbortFreesEverything) {
 }
 
 TEST(EngineCore, RefusesRequestsThatCanNeverRun) {
-  auto m = load(testing::tiny_model_path(), false);
+  auto m = load(testing::tiny_model_path(), false, 1);
   EngineConfig c = small_config();
   c.num_blocks = 4;  // 64 tokens: less than the model's 512-token context
   auto core = make_core(m, c);

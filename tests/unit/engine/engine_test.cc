@@ -39,7 +39,7 @@ std::pair<std::vector<int32_t>, FinishReason> drain_stream(RequestStream& s) {
 }
 
 TEST(Engine, ServesConcurrentSubmittersLikeTheCoreAlone) {
-  auto m = testing::load(testing::tiny_model_path(), false);
+  auto m = testing::load(testing::tiny_model_path(), false, 1);
   std::mt19937_64 rng(11);
   std::vector<GenerationRequest> reqs;
   for (int i = 0; i < 24; ++i) reqs.push_back(greedy(random_prompt(rng, 5 + i * 3, 512), 6 + i % 7));
@@ -85,7 +85,7 @@ TEST(Engine, ServesConcurrentSubmittersLikeTheCoreAlone) {
 }
 
 TEST(Engine, AbortFromAnotherThreadEndsTheStream) {
-  auto m = testing::load(testing::tiny_model_path(), false);
+  auto m = testing::load(testing::tiny_model_path(), false, 1);
   auto engine = make_engine(m);
   std::mt19937_64 rng(12);
   auto s = engine->submit(greedy(random_prompt(rng, 20, 512), 400));
@@ -108,7 +108,7 @@ TEST(Engine, AbortFromAnotherThreadEndsTheStream) {
 }
 
 TEST(Engine, RejectsInvalidRequestsAtSubmit) {
-  auto m = testing::load(testing::tiny_model_path(), false);
+  auto m = testing::load(testing::tiny_model_path(), false, 1);
   auto engine = make_engine(m);
   EXPECT_EQ(engine->submit(greedy({}, 4)).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(engine->submit(greedy(std::vector<int32_t>(600, 3), 4)).status().code(), StatusCode::kInvalidArgument);
@@ -117,7 +117,7 @@ TEST(Engine, RejectsInvalidRequestsAtSubmit) {
 }
 
 TEST(Engine, DestructionEndsRequestsInFlight) {
-  auto m = testing::load(testing::tiny_model_path(), false);
+  auto m = testing::load(testing::tiny_model_path(), false, 1);
   std::shared_ptr<RequestStream> a, b;
   {
     auto engine = make_engine(m);
