@@ -127,7 +127,7 @@ int bench_throughput(int argc, char** argv) {
   {
     std::vector<int32_t> saved = prefix;
     prefix.clear();
-    submit(make_request(std::min<int64_t>(*input_len, config->max_num_batched_tokens), 2));
+    submit(make_request(std::min<int64_t>(*input_len, ec.config().max_num_batched_tokens), 2));
     prefix = saved;
     if (Status s = run_to_end(); !s.ok()) return fail("bench throughput", s);
     timing.clear();
@@ -172,9 +172,10 @@ int bench_throughput(int argc, char** argv) {
       {"kv_usage_at_first_preemption", st.kv_usage_at_first_preemption},
       {"num_steps", st.num_steps - before.num_steps},
       {"kv_blocks", st.num_blocks},
-      {"block_size", config->block_size},
-      {"max_num_seqs", config->max_num_seqs},
-      {"max_num_batched_tokens", config->max_num_batched_tokens},
+      {"block_size", ec.config().block_size},
+      {"max_num_seqs", ec.config().max_num_seqs},
+      {"max_num_batched_tokens", ec.config().max_num_batched_tokens},
+      {"prefix_caching", ec.config().enable_prefix_caching},
       {"machine", machine_json(loaded->backend->name(), *args->get_int("threads", 0))},
       {"commit", git_commit()},
       {"command", command_line(argc, argv)},

@@ -112,6 +112,8 @@ Expected<std::unique_ptr<EngineCore>> EngineCore::create(model::Model& model,
   if (config.block_size < 1 || config.block_size > 1024)
     return invalid_argument("--block-size must be between 1 and 1024");
   if (config.max_num_seqs < 1) return invalid_argument("--max-num-seqs must be positive");
+  if (config.max_num_batched_tokens == 0)
+    config.max_num_batched_tokens = model.backend().device() == tensor::Device::kCpu ? 512 : 8192;
   if (config.max_num_batched_tokens < 1) return invalid_argument("--max-num-batched-tokens must be positive");
   if (config.max_model_len < 0) return invalid_argument("--max-model-len must be positive");
   if (!(config.gpu_memory_utilization > 0 && config.gpu_memory_utilization <= 1))

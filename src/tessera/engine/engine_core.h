@@ -28,7 +28,9 @@ namespace tessera::engine {
 struct EngineConfig {
   // Scheduling (vLLM's flag names): per step, at most this many tokens and sequences.
   int32_t max_num_seqs = 256;
-  int32_t max_num_batched_tokens = 2048;
+  // 0: by device. A CPU computes ~1k tokens a second, so 512 keeps a prefill chunk from stalling everyone's next
+  // token for more than about half a second; a GPU takes 8192, where a step's cost is flat up to thousands of tokens.
+  int32_t max_num_batched_tokens = 0;
   // Tokens a sequence may hold (prompt + output); 0: the model's context length. Also capped by the pool.
   int64_t max_model_len = 0;
   // Off: a prompt is prefilled in one step (the token budget grows to fit it when it runs alone).
