@@ -21,7 +21,7 @@ ThreadPool::ThreadPool(int num_threads) {
   if (num_threads <= 0) num_threads = 1;
   num_threads_ = num_threads;
   workers_.reserve(num_threads_ - 1);
-  for (int i = 1; i < num_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  for (int i = 1; i < num_threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -42,16 +42,31 @@ void ThreadPool::run_impl(Job job, void* ctx) {
   job_ = job;
   ctx_ = ctx;
   num_done_.store(0, std::memory_order_relaxed);
-  generation_.fetch_add(1);  // seq_cst: ordered against the workers' registration in num_sleeping_
+  const uint32_t g = generation_.load(std::memory_order_relaxed) + 1;
+  claim_.store(static_cast<uint64_t>(g) << 32, std::memory_order_release);
+  generation_.store(g);  // seq_cst: ordered against the workers' registration in num_sleeping_
   if (num_sleeping_.load() > 0) {
     std::lock_guard<std::mutex> lock(mu_);
     wake_.notify_all();
   }
-  job(ctx, 0, num_threads_);
-  while (num_done_.load(std::memory_order_acquire) != num_threads_ - 1) TESSERA_CPU_RELAX();
+  run_parts(g);
+  while (num_done_.load(std::memory_order_acquire) != num_threads_) TESSERA_CPU_RELAX();
 }
 
-void ThreadPool::worker_loop(int index) {
+void ThreadPool::run_parts(uint32_t generation) {
+  uint64_t v = claim_.load(std::memory_order_acquire);
+  for (;;) {
+    const auto part = static_cast<uint32_t>(v);
+    if (static_cast<uint32_t>(v >> 32) != generation || part >= static_cast<uint32_t>(num_threads_)) return;
+    if (!claim_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+    // A claimed part keeps its job from completing, so job_ and ctx_ cannot change under it.
+    job_(ctx_, static_cast<int>(part), num_threads_);
+    num_done_.fetch_add(1, std::memory_order_acq_rel);
+    v = claim_.load(std::memory_order_acquire);
+  }
+}
+
+void ThreadPool::worker_loop() {
   // Generation 0 is the one before any job; reading generation_ here instead could miss a job that run() started
   // before this thread got going.
   uint32_t seen = 0;
@@ -71,8 +86,7 @@ void ThreadPool::worker_loop(int index) {
     }
     seen = g;
     if (stop_.load(std::memory_order_acquire)) return;
-    job_(ctx_, index, num_threads_);
-    num_done_.fetch_add(1, std::memory_order_acq_rel);
+    run_parts(g);
   }
 }
 

@@ -1,7 +1,12 @@
 // A fixed pool of worker threads for data-parallel kernels.
 //
-// Threading: one thread at a time may call run(); it becomes worker 0 and returns when every worker has finished.
+// Threading: one thread at a time may call run(); it takes part in the job and returns when every part is done.
 // Workers spin briefly between jobs (a decode step issues hundreds of small jobs back to back), then sleep.
+//
+// A job has num_threads parts, and whichever thread is running claims the next unclaimed part: a worker the OS has
+// descheduled (more busy threads than cores: an HTTP server beside the engine, or a loaded machine) claims nothing,
+// and the caller runs its part instead of waiting a whole time slice for it. Part i always gets index i, so what a
+// part computes does not depend on which thread ran it.
 #pragma once
 
 #include <atomic>
@@ -24,7 +29,8 @@ class ThreadPool {
 
   int num_threads() const { return num_threads_; }
 
-  // Calls fn(thread_index, num_threads) once on each thread, the caller included, and waits for all.
+  // Calls fn(part, num_threads) once for each part in [0, num_threads), on whichever threads are free (the caller
+  // included; one part at a time per thread), and waits for all.
   template <typename F>
   void run(F&& fn) {
     using Fn = std::remove_reference_t<F>;
@@ -52,7 +58,9 @@ class ThreadPool {
  private:
   using Job = void (*)(void* ctx, int thread_index, int num_threads);
   void run_impl(Job job, void* ctx);
-  void worker_loop(int index);
+  void worker_loop();
+  // Runs unclaimed parts of job `generation` until none is left.
+  void run_parts(uint32_t generation);
 
   int num_threads_;
   std::vector<std::thread> workers_;
@@ -60,7 +68,9 @@ class ThreadPool {
   Job job_ = nullptr;
   void* ctx_ = nullptr;
   alignas(64) std::atomic<uint32_t> generation_{0};
-  alignas(64) std::atomic<int> num_done_{0};
+  alignas(64) std::atomic<int> num_done_{0};  // parts finished
+  // (generation << 32) | next unclaimed part: claiming is one CAS, and a claim can only succeed for the current job.
+  alignas(64) std::atomic<uint64_t> claim_{0};
   alignas(64) std::atomic<bool> stop_{false};
   // Sleeping workers: a worker registers in num_sleeping_ and re-checks generation_ under mu_ before waiting; run()
   // bumps generation_ and then notifies under mu_ if anyone is registered, so no wake-up is lost.

@@ -41,3 +41,19 @@ TEST(ThreadPool, ParallelForCoversRangeExactlyOnceWithAlignment) {
 
 }  // namespace
 }  // namespace tessera::util
+
+// More threads than cores: workers are often descheduled, and whichever thread runs claims their parts. Every
+// part of every job must still run exactly once, with its own index, and never two jobs' parts mixed.
+TEST(ThreadPool, EveryPartRunsOnceWhenThreadsOutnumberCores) {
+  tessera::util::ThreadPool pool(8);
+  for (int job = 0; job < 2000; ++job) {
+    std::vector<std::atomic<int>> calls(8);
+    std::atomic<int> wrong_n{0};
+    pool.run([&](int part, int n) {
+      if (n != 8) ++wrong_n;
+      calls[part].fetch_add(1);
+    });
+    ASSERT_EQ(wrong_n.load(), 0);
+    for (int p = 0; p < 8; ++p) ASSERT_EQ(calls[p].load(), 1) << "job " << job << " part " << p;
+  }
+}
