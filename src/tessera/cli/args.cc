@@ -27,6 +27,7 @@ Expected<Args> Args::parse(int argc, char** argv, int first, const std::set<std:
         value = argv[++i];
       }
       a.values_[name] = value;
+      a.all_values_[name].push_back(value);
     } else if (bool_flags.count(name)) {
       if (inline_value) return invalid_argument("--" + name + " takes no value");
       a.values_[name] = "1";
@@ -35,6 +36,11 @@ Expected<Args> Args::parse(int argc, char** argv, int first, const std::set<std:
     }
   }
   return a;
+}
+
+std::vector<std::string> Args::get_all(const std::string& name) const {
+  auto it = all_values_.find(name);
+  return it == all_values_.end() ? std::vector<std::string>{} : it->second;
 }
 
 std::optional<std::string> Args::get(const std::string& name) const {

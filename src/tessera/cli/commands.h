@@ -13,6 +13,7 @@ int cmd_chat(int argc, char** argv);
 int cmd_inspect(int argc, char** argv);
 int cmd_pull(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
+int cmd_serve(int argc, char** argv);
 int cmd_make_random_model(int argc, char** argv);
 int cmd_template(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
