@@ -73,7 +73,7 @@ Expected<engine::EngineConfig> engine_config(const Args& args, engine::EngineCon
     return Status();
   };
   TESSERA_RETURN_IF_ERROR(int_flag("max-num-seqs", c.max_num_seqs, 1, 65536));
-  TESSERA_RETURN_IF_ERROR(int_flag("max-num-batched-tokens", c.max_num_batched_tokens, 1, 1 << 20));
+  TESSERA_RETURN_IF_ERROR(int_flag("max-num-batched-tokens", c.max_num_batched_tokens, 0, 1 << 20));
   TESSERA_RETURN_IF_ERROR(int_flag("max-model-len", c.max_model_len, 0, int64_t{1} << 24));
   TESSERA_RETURN_IF_ERROR(int_flag("block-size", c.block_size, 1, 1024));
   TESSERA_RETURN_IF_ERROR(int_flag("num-blocks", c.num_blocks, 0, 1 << 30));
