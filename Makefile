@@ -6,7 +6,10 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 BUILD_DEBUG ?= build-debug
 
-.PHONY: run test deps build build-debug model test-release test-debug fuzz bench clean
+.PHONY: serve run test deps build build-debug model test-release test-debug fuzz bench clean
+
+serve: deps build model
+	$(BUILD)/tessera serve default $(SERVE_ARGS)
 
 run: deps build model
 	$(BUILD)/tessera chat default
