@@ -121,6 +121,13 @@ int cmd_serve(int argc, char** argv) {
       std::_Exit(0);
     }
   });
+  // Error returns below leave the watcher waiting in sigwait: detach it then, or its destructor would terminate.
+  struct DetachOnReturn {
+    std::thread& t;
+    ~DetachOnReturn() {
+      if (t.joinable()) t.detach();
+    }
+  } detach_watcher{watcher};
 
   // With no MODEL, the default one (fetched on first use).
   Args model_args = *args;
@@ -182,6 +189,13 @@ int cmd_serve(int argc, char** argv) {
   TESSERA_LOG_INFO("ready: serving '%s' on http://%s:%u", names[0].c_str(), options.http.host.c_str(), srv.port());
 
   watcher.join();  // until SIGINT or SIGTERM
+  // A second signal during the grace period quits at once.
+  std::thread([&signals] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    std::fprintf(stderr, "tessera: second signal, quitting\n");
+    std::_Exit(1);
+  }).detach();
   TESSERA_LOG_INFO("signal %d: shutting down (up to %lld s for requests under way)", signal_seen.load(),
                    static_cast<long long>(*shutdown_s));
   srv.shutdown(std::chrono::seconds(*shutdown_s));

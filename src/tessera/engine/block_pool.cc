@@ -72,6 +72,20 @@ bool BlockPool::cache_block(BlockId block_id, CachedBlockKey key) {
   return true;
 }
 
+void BlockPool::uncache(BlockId block_id) {
+  check_usable(block_id);
+  Block& b = blocks_[block_id];
+  assert(b.ref_count > 0);
+  if (!b.key) return;
+  cached_.erase(b.key->hash);
+  b.key.reset();
+}
+
+void BlockPool::reset_prefix_cache() {
+  for (Block& b : blocks_) b.key.reset();
+  cached_.clear();
+}
+
 std::optional<BlockId> BlockPool::find_cached(const BlockHash& hash) const {
   auto it = cached_.find(hash);
   if (it == cached_.end()) return std::nullopt;

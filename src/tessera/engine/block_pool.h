@@ -76,6 +76,14 @@ class BlockPool {
   // REQUIRES: ref_count(block_id) > 0 and the block is not cached yet.
   bool cache_block(BlockId block_id, CachedBlockKey key);
 
+  // Forgets the key of an owned block whose K/V turned out never to be written (its step failed, or its sequence
+  // was preempted before the step ran). No-op for a block without a key.
+  // REQUIRES: ref_count(block_id) > 0.
+  void uncache(BlockId block_id);
+  // Forgets every key (after a failed forward pass, when no cached content can be trusted). Owned blocks keep
+  // their owners; free cached blocks become plain free blocks.
+  void reset_prefix_cache();
+
   // The block cached under `hash`, if any. A candidate only: compare cached_key() before using it.
   std::optional<BlockId> find_cached(const BlockHash& hash) const;
   // The key of a cached block, or nullptr.

@@ -115,6 +115,10 @@ Expected<std::unique_ptr<EngineCore>> EngineCore::create(model::Model& model,
   if (config.max_num_batched_tokens == 0)
     config.max_num_batched_tokens = model.backend().device() == tensor::Device::kCpu ? 512 : 8192;
   if (config.max_num_batched_tokens < 1) return invalid_argument("--max-num-batched-tokens must be positive");
+  // Every running sequence must be able to decode in every step, or the newest would wait behind the oldest.
+  if (config.max_num_batched_tokens < config.max_num_seqs)
+    return invalid_argument("--max-num-batched-tokens (" + std::to_string(config.max_num_batched_tokens) +
+                            ") must be at least --max-num-seqs (" + std::to_string(config.max_num_seqs) + ")");
   if (config.max_model_len < 0) return invalid_argument("--max-model-len must be positive");
   if (!(config.gpu_memory_utilization > 0 && config.gpu_memory_utilization <= 1))
     return invalid_argument("--gpu-memory-utilization must be in (0, 1]");
@@ -126,8 +130,8 @@ Expected<std::unique_ptr<EngineCore>> EngineCore::create(model::Model& model,
       new EngineCore(model, std::move(tokenizer), std::move(config), std::move(plan), std::move(cache)));
 }
 
-EngineCore::EngineCore(model::Model& model, std::shared_ptr<const tokenizer::Tokenizer> tokenizer,
-                       EngineConfig config, KVPoolPlan plan, model::KVCache cache)
+EngineCore::EngineCore(model::Model& model, std::shared_ptr<const tokenizer::Tokenizer> tokenizer, EngineConfig config,
+                       KVPoolPlan plan, model::KVCache cache)
     : model_(model),
       tokenizer_(std::move(tokenizer)),
       config_(std::move(config)),
@@ -135,8 +139,7 @@ EngineCore::EngineCore(model::Model& model, std::shared_ptr<const tokenizer::Tok
       // A sequence never needs more than the whole pool: longer ones could not run even alone.
       max_model_len_(std::min<int64_t>(context_length(model, config_),
                                        static_cast<int64_t>(plan_.num_blocks - 1) * config_.block_size)),
-      kv_(KVCacheConfig{plan_.num_blocks, config_.block_size, config_.enable_prefix_caching,
-                        model_fingerprint(model)}),
+      kv_(KVCacheConfig{plan_.num_blocks, config_.block_size, config_.enable_prefix_caching, model_fingerprint(model)}),
       scheduler_(SchedulerConfig{config_.max_num_seqs, config_.max_num_batched_tokens, config_.enable_chunked_prefill},
                  kv_),
       runner_(model, std::move(cache)) {
@@ -150,17 +153,20 @@ Status EngineCore::validate(const GenerationRequest& req) const {
   const int64_t V = model_.config().vocab_size;
   if (req.prompt.empty()) return invalid_argument("the prompt has no tokens");
   for (int32_t id : req.prompt)
-    if (id < 0 || id >= V) return invalid_argument("prompt token id " + std::to_string(id) + " is outside the vocabulary");
+    if (id < 0 || id >= V)
+      return invalid_argument("prompt token id " + std::to_string(id) + " is outside the vocabulary");
   if (static_cast<int64_t>(req.prompt.size()) >= max_model_len_)
     return invalid_argument("the prompt has " + std::to_string(req.prompt.size()) + " tokens; at most " +
                             std::to_string(max_model_len_ - 1) + " fit this model's context (" +
                             std::to_string(max_model_len_) + " tokens with the output)");
   if (req.max_tokens < 1 || req.max_tokens > kMaxTokensLimit) return invalid_argument("max_tokens must be positive");
-  if (req.n < 1 || req.n > kMaxN) return invalid_argument("n must be between 1 and " + std::to_string(kMaxN));
+  const int32_t max_n = std::min(kMaxN, config_.max_num_seqs);
+  if (req.n < 1 || req.n > max_n) return invalid_argument("n must be between 1 and " + std::to_string(max_n));
   if (req.sampling.min_tokens > req.max_tokens) return invalid_argument("min_tokens must not exceed max_tokens");
   TESSERA_RETURN_IF_ERROR(engine::validate(req.sampling, V));
   for (int32_t id : req.stop_token_ids)
-    if (id < 0 || id >= V) return invalid_argument("stop_token_ids: " + std::to_string(id) + " is outside the vocabulary");
+    if (id < 0 || id >= V)
+      return invalid_argument("stop_token_ids: " + std::to_string(id) + " is outside the vocabulary");
   const bool has_stop_string =
       std::any_of(req.stop.begin(), req.stop.end(), [](const std::string& s) { return !s.empty(); });
   if (has_stop_string && (!tokenizer_ || !req.detokenize))
@@ -174,7 +180,8 @@ void EngineCore::add_request(RequestId id, GenerationRequest request, std::share
   group->stream = std::move(stream);
   group->usage.prompt_tokens = static_cast<int64_t>(request.prompt.size());
   group->min_tokens_mask = request.stop_token_ids;
-  if (!request.ignore_eos) group->min_tokens_mask.insert(group->min_tokens_mask.end(), eos_ids_.begin(), eos_ids_.end());
+  if (!request.ignore_eos)
+    group->min_tokens_mask.insert(group->min_tokens_mask.end(), eos_ids_.begin(), eos_ids_.end());
   group->params = std::move(request);
   const GenerationRequest& p = group->params;
   counters_.prompt_tokens_total += static_cast<int64_t>(p.prompt.size());
@@ -335,6 +342,7 @@ bool EngineCore::step() {
       fail_group(*g, "the forward pass failed: " + std::string(s.message()));
       release_if_done(*g);
     }
+    kv_.reset_prefix_cache();  // blocks registered for this step hold no K/V
     return true;
   }
   for (const ScheduledSequence& sch : out.scheduled) Scheduler::advance(sch);
@@ -351,8 +359,9 @@ bool EngineCore::step() {
       if (g.params.n > 1) siblings_logits.assign(row.begin(), row.end());
     }
     const SampleResult s = sampler_.sample(row, g.params.sampling, r.prompt(), r.output(), g.min_tokens_mask, r.rng);
-    append_token(r, s);
+    // Siblings fork while the first sequence still holds the prompt's blocks: its first token may finish it.
     if (!siblings_logits.empty()) fork_siblings(r, siblings_logits);
+    append_token(r, s);
     touched.push_back(&g);
   }
   // Groups are destroyed only after the loop: `sampled` may hold several sequences of one group.

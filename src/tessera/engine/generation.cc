@@ -39,14 +39,14 @@ bool RequestStream::finished() const {
 }
 
 void RequestStream::set_notifier(std::function<void()> notify) {
-  bool pending;
+  std::function<void()> call;
   {
     std::lock_guard<std::mutex> lock(mu_);
     notify_ = std::move(notify);
-    pending = !events_.empty() || num_finished_ >= num_sequences_;
+    if (!events_.empty() || num_finished_ >= num_sequences_) call = notify_;
   }
-  // Outside the lock: the notifier may poll() at once.
-  if (pending && notify_) notify_();
+  // Outside the lock (the notifier may poll() at once), on a copy (another set_notifier may replace notify_).
+  if (call) call();
 }
 
 void RequestStream::push(RequestEvent event) {

@@ -59,7 +59,8 @@ ComputedBlocks KVCacheManager::get_computed_blocks(const Request& request, bool 
   if (!config_.enable_prefix_caching) return {};
   const auto num_tokens = static_cast<int64_t>(request.token_ids.size());
   // The last token is left out: its logits are needed, and they exist only if it is computed again.
-  ComputedBlocks out = num_tokens == 0 ? ComputedBlocks{} : find_cached_prefix(request, (num_tokens - 1) / config_.block_size);
+  ComputedBlocks out =
+      num_tokens == 0 ? ComputedBlocks{} : find_cached_prefix(request, (num_tokens - 1) / config_.block_size);
   if (count_query) {
     ++stats_.num_queries;
     stats_.num_query_tokens += num_tokens;
@@ -169,6 +170,12 @@ void KVCacheManager::cache_full_blocks(Request& request, RequestState& state, in
 }
 
 void KVCacheManager::free(Request& request) {
+  // Blocks are registered when allocated, before the step computes them. A sequence leaving with blocks past its
+  // computed tokens (preempted after allocation, or its step failed) must not leave their keys behind: the next
+  // hit would read K/V nobody wrote. Shared blocks are left to their other owners.
+  for (size_t j = static_cast<size_t>(request.num_computed_tokens / config_.block_size); j < request.block_table.size();
+       ++j)
+    if (pool_.ref_count(request.block_table[j]) == 1) pool_.uncache(request.block_table[j]);
   std::vector<BlockId> reversed(request.block_table.rbegin(), request.block_table.rend());
   pool_.free(reversed);
   request.block_table.clear();

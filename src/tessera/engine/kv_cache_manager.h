@@ -76,7 +76,8 @@ class KVCacheManager {
                                                      const ComputedBlocks& computed = {});
 
   // Returns the request's blocks to the pool, last block first, so the tail of a sequence is evicted before its
-  // (more shareable) head. Full blocks keep their keys for reuse. Clears block_table and num_computed_tokens.
+  // (more shareable) head. Full blocks keep their keys for reuse, except blocks past num_computed_tokens (never
+  // written) that nobody else holds. Clears block_table and num_computed_tokens.
   // Every request that allocate_slots saw must be freed once it leaves the running set.
   void free(Request& request);
 
@@ -84,6 +85,8 @@ class KVCacheManager {
   int64_t num_blocks_for(int64_t num_tokens) const;
   int32_t block_size() const { return config_.block_size; }
   const BlockPool& pool() const { return pool_; }
+  // Forgets every cached key: after a failed forward pass nothing registered in it can be trusted.
+  void reset_prefix_cache() { pool_.reset_prefix_cache(); }
   double usage() const { return pool_.usage(); }
   const PrefixCacheStats& prefix_cache_stats() const { return stats_; }
 

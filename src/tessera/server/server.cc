@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <mutex>
+#include <thread>
 
 #include "tessera/server/api/anthropic/errors.h"
 #include "tessera/server/api/anthropic/messages_request.h"
@@ -65,6 +66,7 @@ struct Server::Impl {
   boost::asio::thread_pool format_pool;
   std::vector<std::unique_ptr<ModelEntry>> models;  // fixed once ready
   const std::atomic<bool>* ready = nullptr;
+  std::atomic<bool> shut_down{false};
 
   bool authorized(const Request& req) const {
     if (options.api_keys.empty()) return true;
@@ -274,8 +276,15 @@ void Server::add_model(ModelEntry entry) { impl_->models.push_back(std::make_uni
 void Server::set_ready() { ready_.store(true, std::memory_order_release); }
 
 void Server::shutdown(std::chrono::milliseconds grace) {
+  if (impl_->shut_down.exchange(true)) return;
   for (auto& e : impl_->models) e->engine->drain();
   impl_->http.shutdown(grace);
+  // The connections closed above aborted their requests; their last events must still reach their sessions
+  // (which end the stream <-> session cycle) before the formatting threads stop.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (auto& e : impl_->models)
+    while (!e->engine->idle() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
   impl_->format_pool.join();
 }
 

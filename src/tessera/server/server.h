@@ -50,7 +50,8 @@ class Server {
   void set_ready();
   bool ready() const { return ready_.load(std::memory_order_acquire); }
   // Stops accepting, lets responses under way finish for up to `grace`, closes the rest (aborting their
-  // requests) and stops the threads.
+  // requests), waits for the engines to settle and stops the threads. Only the first call does anything; after it
+  // the server no longer touches the engines, which may then be destroyed.
   void shutdown(std::chrono::milliseconds grace);
 
  private:

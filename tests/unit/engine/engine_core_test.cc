@@ -60,8 +60,7 @@ struct InvarianceCase {
 };
 
 std::vector<std::vector<int32_t>> run_case(testing::LoadedModel& m, const InvarianceCase& c,
-                                           const GenerationRequest& target, int64_t& preemptions,
-                                           int64_t& hit_tokens) {
+                                           const GenerationRequest& target, int64_t& preemptions, int64_t& hit_tokens) {
   auto core = make_core(m, c.config);
   Driver d(*core);
   std::mt19937_64 rng(99);
@@ -101,9 +100,11 @@ void check_invariance(const GenerationRequest& target) {
   tight.num_blocks = 12;  // 192 tokens for 17 requests of up to ~60: preemption is certain
   EngineConfig small_chunks = small_config();
   small_chunks.max_num_batched_tokens = 7;
+  small_chunks.max_num_seqs = 7;
   EngineConfig unchunked = small_config();
   unchunked.enable_chunked_prefill = false;
   unchunked.max_num_batched_tokens = 24;
+  unchunked.max_num_seqs = 24;
   EngineConfig no_cache = small_config();
   no_cache.enable_prefix_caching = false;
   const InvarianceCase cases[] = {
@@ -246,6 +247,29 @@ TEST(EngineCore, NSequencesShareThePromptAndDiffer) {
     const RequestId again = d.add(r);
     ASSERT_TRUE(d.run());
     EXPECT_EQ(d.result(again).tokens, res.tokens);
+    testing::expect_pool_free(*core);
+  }
+}
+
+// The first sequence can finish on its very first token (max_tokens 1, a stop): its siblings must fork from its
+// prompt blocks before it gives them back.
+TEST(EngineCore, SiblingsForkWhenTheFirstSequenceEndsAtOnce) {
+  auto m = load(testing::tiny_model_path(), false, 1);
+  for (bool caching : {true, false}) {
+    EngineConfig c = small_config();
+    c.enable_prefix_caching = caching;
+    auto core = make_core(m, c);
+    Driver d(*core);
+    std::mt19937_64 rng(6);
+    GenerationRequest r = greedy(random_prompt(rng, 37, 512), 1);
+    r.sampling.temperature = 1.0f;
+    r.n = 3;
+    const RequestId id = d.add(r);
+    ASSERT_TRUE(d.run());
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(d.result(id).tokens[i].size(), 1u) << "caching " << caching;
+      EXPECT_EQ(*d.result(id).finish[i].finish, FinishReason::kLength);
+    }
     testing::expect_pool_free(*core);
   }
 }

@@ -4,6 +4,7 @@
 // reason, the pool is entirely free, and every greedy request produced exactly the tokens it produces alone.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -79,7 +80,7 @@ int64_t run_workload(testing::LoadedModel& m, AloneOracle& oracle, const Workloa
       GenerationRequest r = greedy(prompt, 1 + static_cast<int32_t>(rng() % 24));
       if (rng() % 4 == 0) {
         r.sampling.temperature = 1.0f;
-        r.n = 1 + static_cast<int32_t>(rng() % 3);
+        r.n = std::min(w.config.max_num_seqs, 1 + static_cast<int32_t>(rng() % 3));
       }
       EXPECT_TRUE(core->validate(r).ok()) << core->validate(r).to_string();
       const RequestId id = d.add(r);

@@ -356,3 +356,39 @@ TEST(KVCacheManager, RandomWorkloadsUnderCollisionsKeepTheInvariants) {
 
 }  // namespace
 }  // namespace tessera::engine
+
+namespace tessera::engine {
+namespace {
+
+// Blocks are registered when allocated, before their step runs. A request that leaves before its step computed
+// them (preempted, or the step failed) must not leave their keys behind, or a later hit would read unwritten K/V.
+TEST(KVCacheManager, FreeForgetsBlocksThatWereNeverComputed) {
+  KVCacheManager kv(config(16));
+  Request a = make_request(1, iota_tokens(9));
+  ASSERT_TRUE(kv.allocate_slots(a, 9).has_value());  // registers blocks 0 and 1; nothing computed yet
+  kv.free(a);
+  Request b = make_request(2, iota_tokens(9));
+  EXPECT_EQ(kv.get_computed_blocks(b).num_computed_tokens, 0);
+
+  // Computed blocks keep their keys as before.
+  Request c = make_request(3, iota_tokens(9));
+  ASSERT_TRUE(admit(kv, c));
+  kv.free(c);
+  Request d = make_request(4, iota_tokens(9));
+  EXPECT_EQ(kv.get_computed_blocks(d).num_computed_tokens, 8);
+}
+
+TEST(KVCacheManager, ResetPrefixCacheForgetsEveryKey) {
+  KVCacheManager kv(config(16));
+  Request a = make_request(1, iota_tokens(9));
+  ASSERT_TRUE(admit(kv, a));
+  kv.reset_prefix_cache();
+  kv.free(a);
+  Request b = make_request(2, iota_tokens(9));
+  EXPECT_EQ(kv.get_computed_blocks(b).num_computed_tokens, 0);
+  EXPECT_EQ(kv.pool().num_cached_blocks(), 0);
+  EXPECT_EQ(kv.pool().num_free_blocks(), 15);
+}
+
+}  // namespace
+}  // namespace tessera::engine
