@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <random>
@@ -256,6 +257,163 @@ TEST(CpuOps, PagedAttentionScrambledTablesMatchContiguous) {
         SCOPED_TRACE(std::string(k->isa) + " " + std::string(tensor::dtype_name(dt)) +
                      " threads=" + std::to_string(threads));
         run_attention_case(*k, dt, threads);
+      }
+}
+
+// Batch invariance (cpu/README.md): an element's result must not depend on where it sits in a flat array (vector
+// body or scalar tail, alignment), nor a row's on its neighbours, so bitwise equality against one-element and
+// one-row calls at every offset.
+TEST(CpuOps, ElementwiseAndRowOpsDoNotDependOnPosition) {
+  for (const Kernels* k : all_kernels()) {
+    SCOPED_TRACE(k->isa);
+    constexpr int64_t n = 203, kMaxOffset = 17;
+    const auto g = random_floats(n + kMaxOffset, 41, -12, 12), u = random_floats(n + kMaxOffset, 42, -2, 2);
+    std::vector<float> one(n + kMaxOffset);
+    for (int64_t i = 0; i < n + kMaxOffset; ++i) k->silu_mul(&g[i], &u[i], &one[i], 1);
+    std::vector<float> adds(n + kMaxOffset);
+    for (int64_t i = 0; i < n + kMaxOffset; ++i) {
+      adds[i] = g[i];
+      k->add(&adds[i], &u[i], 1);
+    }
+    for (int64_t off = 0; off < kMaxOffset; ++off) {
+      for (int64_t len : {int64_t{1}, int64_t{7}, int64_t{64}, int64_t{160}, n}) {
+        std::vector<float> out(len, kNaN);
+        k->silu_mul(&g[off], &u[off], out.data(), len);
+        ASSERT_EQ(std::memcmp(out.data(), &one[off], len * sizeof(float)), 0)
+            << "silu_mul off=" << off << " len=" << len;
+        std::copy_n(&g[off], len, out.begin());
+        k->add(out.data(), &u[off], len);
+        ASSERT_EQ(std::memcmp(out.data(), &adds[off], len * sizeof(float)), 0) << "add off=" << off << " len=" << len;
+      }
+    }
+
+    for (int64_t cols : {7, 64, 67, 160, 576}) {
+      SCOPED_TRACE("cols=" + std::to_string(cols));
+      const auto x = random_floats(cols, 50 + cols, -3, 3), d = random_floats(cols, 51 + cols, -1, 1);
+      const auto w = random_floats(cols, 52 + cols, 0.5, 1.5);
+      // Reference: the row alone, at the start of an aligned buffer.
+      std::vector<float> norm(cols), res = x, norm2(cols), soft = x;
+      k->rmsnorm(x.data(), w.data(), 1e-5f, norm.data(), 1, cols);
+      k->add_rmsnorm(res.data(), d.data(), w.data(), 1e-5f, norm2.data(), 1, cols);
+      k->softmax(soft.data(), 1, cols);
+      // The same row as row 1 of 3, shifted by `off` floats (other rows random).
+      for (int64_t off = 0; off < kMaxOffset; ++off) {
+        auto buf = random_floats(off + 3 * cols, 60 + off, -3, 3), dbuf = random_floats(off + 3 * cols, 61, -1, 1);
+        std::copy(x.begin(), x.end(), buf.begin() + off + cols);
+        std::copy(d.begin(), d.end(), dbuf.begin() + off + cols);
+        std::vector<float> out(off + 3 * cols, kNaN);
+        k->rmsnorm(buf.data() + off, w.data(), 1e-5f, out.data() + off, 3, cols);
+        ASSERT_EQ(std::memcmp(out.data() + off + cols, norm.data(), cols * sizeof(float)), 0) << "rmsnorm off=" << off;
+        auto rbuf = buf;
+        k->add_rmsnorm(rbuf.data() + off, dbuf.data() + off, w.data(), 1e-5f, out.data() + off, 3, cols);
+        ASSERT_EQ(std::memcmp(rbuf.data() + off + cols, res.data(), cols * sizeof(float)), 0) << "residual off=" << off;
+        ASSERT_EQ(std::memcmp(out.data() + off + cols, norm2.data(), cols * sizeof(float)), 0)
+            << "add_rmsnorm off=" << off;
+        k->softmax(buf.data() + off, 3, cols);
+        ASSERT_EQ(std::memcmp(buf.data() + off + cols, soft.data(), cols * sizeof(float)), 0) << "softmax off=" << off;
+      }
+    }
+  }
+}
+
+// Paged attention: a query's output does not depend on which other queries share its 8-token tile, on how its
+// sequence's new tokens are chunked, or on the other sequences in the batch.
+void run_attention_tiles_case(const Kernels& k, DType kv_dtype, int threads) {
+  const int32_t nh = 4, nkv = 2, hd = 16, bs = 4, len = 21, max_blocks = 8;
+  // Sequence 0 is the one checked; sequence 1 (5 positions) only shares batches with it.
+  std::vector<int32_t> tables(2 * max_blocks);
+  std::iota(tables.begin(), tables.end(), 1);
+  const int32_t num_blocks = 1 + 2 * max_blocks;
+  CpuBackend be(threads, k);
+  const size_t cache_elems = size_t(num_blocks) * bs * nkv * hd;
+  auto kbuf = be.allocate(cache_elems * 4), vbuf = be.allocate(cache_elems * 4);
+  ASSERT_TRUE(kbuf.ok() && vbuf.ok());
+  tensor::Tensor kc(kbuf->data(), kv_dtype, {num_blocks, bs, nkv, hd}),
+      vc(vbuf->data(), kv_dtype, {num_blocks, bs, nkv, hd});
+  const auto K = random_floats(len * nkv * hd, 70, -2, 2), V = random_floats(len * nkv * hd, 71, -2, 2);
+  const auto q = random_floats(len * nh * hd, 72, -1, 1);
+  const auto q1 = random_floats(nh * hd, 73, -1, 1);
+  const int32_t len1 = 5;
+  const auto K1 = random_floats(len1 * nkv * hd, 74, -2, 2);
+  const float scale = 0.25f;
+  const int64_t qrow = nh * hd;
+
+  // One pass: tokens (seq, pos) stored and attended. Returns the outputs of sequence 0's tokens, in order.
+  auto pass = [&](const std::vector<std::pair<int32_t, int32_t>>& toks) {
+    const int32_t T = static_cast<int32_t>(toks.size());
+    std::vector<int32_t> ids(T, 0), positions, token_seq, seq_lens = {0, 0};
+    std::vector<int64_t> slots;
+    std::vector<float> kin, vin, qin;
+    for (auto [s, p] : toks) {
+      positions.push_back(p);
+      token_seq.push_back(s);
+      seq_lens[s] = std::max(seq_lens[s], p + 1);
+      slots.push_back(int64_t(tables[s * max_blocks + p / bs]) * bs + p % bs);
+      const auto& kk = s == 0 ? K : K1;
+      kin.insert(kin.end(), kk.begin() + p * nkv * hd, kk.begin() + (p + 1) * nkv * hd);
+      vin.insert(vin.end(), kk.begin() + p * nkv * hd, kk.begin() + (p + 1) * nkv * hd);
+      if (s == 0) {
+        std::copy_n(V.begin() + p * nkv * hd, nkv * hd, vin.end() - nkv * hd);
+        qin.insert(qin.end(), q.begin() + p * qrow, q.begin() + (p + 1) * qrow);
+      } else {
+        qin.insert(qin.end(), q1.begin(), q1.end());
+      }
+    }
+    BatchMeta m;
+    m.num_tokens = T;
+    m.num_seqs = 2;
+    m.token_ids = ids.data();
+    m.positions = positions.data();
+    m.slot_mapping = slots.data();
+    m.token_seq = token_seq.data();
+    m.seq_lens = seq_lens.data();
+    m.block_tables = tables.data();
+    m.max_blocks_per_seq = max_blocks;
+    m.block_size = bs;
+    be.begin_forward(m);
+    be.store_kv(tensor::Tensor(kin.data(), DType::kF32, {T, nkv, hd}),
+                tensor::Tensor(vin.data(), DType::kF32, {T, nkv, hd}), kc, vc);
+    std::vector<float> out(T * qrow, kNaN);
+    be.attention(tensor::Tensor(qin.data(), DType::kF32, {T, nh, hd}), kc, vc, scale,
+                 tensor::Tensor(out.data(), DType::kF32, {T, nh, hd}));
+    std::vector<float> mine;
+    for (int32_t t = 0; t < T; ++t)
+      if (token_seq[t] == 0) mine.insert(mine.end(), out.begin() + t * qrow, out.begin() + (t + 1) * qrow);
+    return mine;
+  };
+
+  std::vector<std::pair<int32_t, int32_t>> others;
+  for (int32_t p = 0; p < len1 - 1; ++p) others.push_back({1, p});
+  pass(others);
+  // Reference: all 21 tokens in one pass (tiles of 8, 8, 5).
+  std::vector<std::pair<int32_t, int32_t>> all;
+  for (int32_t p = 0; p < len; ++p) all.push_back({0, p});
+  const std::vector<float> ref = pass(all);
+  // Each token alone, as a decode (the cache already holds every position; a query sees only its own past).
+  for (int32_t p = 0; p < len; ++p) {
+    const std::vector<float> got = pass({{0, p}});
+    ASSERT_EQ(std::memcmp(got.data(), ref.data() + p * qrow, qrow * sizeof(float)), 0) << "token " << p << " alone";
+  }
+  // Chunks of 3 and of 7 after a decode token of sequence 1.
+  for (int32_t chunk : {3, 7}) {
+    std::vector<float> got;
+    for (int32_t p0 = 0; p0 < len; p0 += chunk) {
+      std::vector<std::pair<int32_t, int32_t>> toks = {{1, len1 - 1}};
+      for (int32_t p = p0; p < std::min(len, p0 + chunk); ++p) toks.push_back({0, p});
+      const std::vector<float> part = pass(toks);
+      got.insert(got.end(), part.begin(), part.end());
+    }
+    ASSERT_EQ(std::memcmp(got.data(), ref.data(), ref.size() * sizeof(float)), 0) << "chunks of " << chunk;
+  }
+}
+
+TEST(CpuOps, PagedAttentionDoesNotDependOnTiles) {
+  for (const Kernels* k : all_kernels())
+    for (DType dt : {DType::kF32, DType::kF16})
+      for (int threads : {1, 2}) {
+        SCOPED_TRACE(std::string(k->isa) + " " + std::string(tensor::dtype_name(dt)) +
+                     " threads=" + std::to_string(threads));
+        run_attention_tiles_case(*k, dt, threads);
       }
 }
 

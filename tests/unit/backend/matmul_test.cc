@@ -235,6 +235,49 @@ TEST_P(MatmulTypeTest, ManyRowsFewColumns) {
   }
 }
 
+// Batch invariance (README): each output is the same float whatever the call's M (the direct kernels for M <= 4,
+// the packed ones above, the register tiles for M % 4), the row's position in x, the column split over threads and
+// the thread count. Bitwise: the engine relies on a sequence's logits not depending on its batch.
+TEST_P(MatmulTypeTest, RowsAreBatchInvariant) {
+  const DType t = GetParam();
+  constexpr int64_t kRows = 37;
+  std::mt19937 rng(31);
+  for (int64_t K : {ks_for(t)[1], ks_for(t).back()}) {
+    for (int64_t N : {int64_t{5}, int64_t{203}}) {
+      const std::vector<uint8_t> w = random_weights(t, N, K, rng);
+      const std::vector<float> x = random_x(kRows, K, rng);
+      std::vector<float> bias(static_cast<size_t>(N));
+      for (auto& b : bias) b = std::uniform_real_distribution<float>(-2.0f, 2.0f)(rng);
+      const float* bp = N == 5 ? nullptr : bias.data();
+      for (MatmulIsa isa : levels()) {
+        std::vector<float> first;  // all rows at once, with the first thread count
+        for (int threads : {1, 2}) {
+          SCOPED_TRACE(::testing::Message()
+                       << matmul_isa_name(isa) << " K=" << K << " N=" << N << " threads=" << threads);
+          util::ThreadPool pool(threads);
+          MatmulScratch scratch;
+          std::vector<float> all(static_cast<size_t>(kRows * N), NAN);
+          matmul_at(isa, pool, scratch, x.data(), kRows, K, w.data(), t, N, bp, all.data());
+          if (first.empty()) {
+            first = all;
+          } else {
+            ASSERT_EQ(std::memcmp(first.data(), all.data(), all.size() * sizeof(float)), 0) << "thread counts differ";
+          }
+          for (int64_t M : std::initializer_list<int64_t>{1, 2, 3, 4, 5, 8, 13, kRows}) {
+            for (int64_t m0 : {int64_t{0}, (kRows - M) / 2, kRows - M}) {
+              std::vector<float> part(static_cast<size_t>(M * N), NAN);
+              matmul_at(isa, pool, scratch, x.data() + m0 * K, M, K, w.data(), t, N, bp, part.data());
+              for (int64_t r = 0; r < M; ++r)
+                ASSERT_EQ(std::memcmp(part.data() + r * N, all.data() + (m0 + r) * N, N * sizeof(float)), 0)
+                    << "row " << m0 + r << " computed as row " << r << " of M=" << M;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllWeightTypes, MatmulTypeTest, ::testing::ValuesIn(kAllTypes),
                          [](const auto& info) { return std::string(tensor::dtype_name(info.param)); });
 

@@ -17,7 +17,8 @@ constexpr int64_t kMinParallelWork = 1 << 14;
 constexpr int32_t kAttentionQueryTile = 8;
 }  // namespace
 
-CpuBackend::CpuBackend(int num_threads, const Kernels& k) : k_(k), pool_(num_threads) {
+CpuBackend::CpuBackend(int num_threads, const Kernels& k, MatmulIsa matmul_level)
+    : k_(k), matmul_isa_(matmul_level), pool_(num_threads) {
   attn_scratch_.resize(pool_.num_threads());
 }
 
@@ -67,8 +68,8 @@ void CpuBackend::embedding(const Tensor& table, Tensor out) {
 
 void CpuBackend::matmul(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor out) {
   assert(x.cols() == w.cols() && out.cols() == w.rows() && out.rows() == x.rows());
-  cpu::matmul(pool_, matmul_scratch_, x.as<const float>(), x.rows(), x.cols(), w.data, w.dtype, w.rows(),
-              bias.empty() ? nullptr : bias.as<const float>(), out.as<float>());
+  matmul_at(matmul_isa_, pool_, matmul_scratch_, x.as<const float>(), x.rows(), x.cols(), w.data, w.dtype, w.rows(),
+            bias.empty() ? nullptr : bias.as<const float>(), out.as<float>());
 }
 
 void CpuBackend::rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor out) {

@@ -17,8 +17,9 @@ namespace tessera::backend::cpu {
 
 class CpuBackend final : public Backend {
  public:
-  // num_threads 0: all hardware threads. `k` picks the kernels' instruction set (tests run each one).
-  explicit CpuBackend(int num_threads = 0, const Kernels& k = kernels());
+  // num_threads 0: all hardware threads. `k` and `matmul_level` pick the instruction sets of the kernels and of the
+  // matrix products (tests run each one; REQUIRES: matmul_isa_supported(matmul_level)).
+  explicit CpuBackend(int num_threads = 0, const Kernels& k = kernels(), MatmulIsa matmul_level = matmul_isa());
   ~CpuBackend() override;
 
   std::string name() const override;
@@ -54,6 +55,7 @@ class CpuBackend final : public Backend {
   void for_rows(int64_t rows, int64_t work_per_row, F&& fn);
 
   const Kernels& k_;
+  MatmulIsa matmul_isa_;
   util::ThreadPool pool_;
   MatmulScratch matmul_scratch_;
   BatchMeta meta_;

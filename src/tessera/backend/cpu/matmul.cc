@@ -131,7 +131,7 @@ void run(const IsaKernels& kern, util::ThreadPool& pool, MatmulScratch& scratch,
     return;
   }
 
-  // Scratch: [qs | ql | d | s16 | dxl, sxl (direct only) | one panel per thread], each part 64-byte aligned.
+  // Scratch: [qs | ql | d | s16 | dxl (direct only) | one panel per thread (packed only)], each part 64-byte aligned.
   const ActLayout l = act_layout(K);
   a.act.l = l;
   const bool direct = M <= kern.direct_max_rows;
@@ -143,16 +143,13 @@ void run(const IsaKernels& kern, util::ThreadPool& pool, MatmulScratch& scratch,
   const size_t panel_bytes = direct ? 0 : round_up(kern.panel_bytes(a), kAlign);
   const int nt = pool.num_threads();
   auto* base = static_cast<uint8_t*>(
-      scratch.get(2 * qs_bytes + d_bytes + s_bytes + 2 * lane_bytes + static_cast<size_t>(nt) * panel_bytes));
+      scratch.get(2 * qs_bytes + d_bytes + s_bytes + lane_bytes + static_cast<size_t>(nt) * panel_bytes));
   uint8_t* p = base;
   a.act.qs = reinterpret_cast<int8_t*>(p), p += qs_bytes;
   a.act.ql = reinterpret_cast<int8_t*>(p), p += qs_bytes;
   a.act.d = reinterpret_cast<float*>(p), p += d_bytes;
   a.act.s16 = reinterpret_cast<float*>(p), p += s_bytes;
-  if (direct) {
-    a.act.dxl = reinterpret_cast<float*>(p), p += lane_bytes;
-    a.act.sxl = reinterpret_cast<float*>(p), p += lane_bytes;
-  }
+  if (direct) a.act.dxl = reinterpret_cast<float*>(p), p += lane_bytes;
   uint8_t* panels = p;
 
   if (M * K >= kMinParallelQuantizeValues && nt > 1) {

@@ -4,9 +4,11 @@
 // signed activation bytes and adds adjacent pairs into int16; vpmaddwd adds those pairs into int32, so lane l
 // covers values 4l..4l+3 and 4 lanes cover one 16-value sub-block, in natural order. The activation codes have
 // two int8 digits (quant.h): vpmaddwd takes the high digit's pairs times 256 and the low digit's times 1. Each
-// reader turns a weight row into blocks {u, dw, mw} with per-lane float scale and min (quant.h), and the kernels
-// finish with
-//   acc += float(dot) * dw * dx   +   sum over sub-blocks of mw * s16.
+// reader turns a weight row into blocks {u, dw, mins}: dw the per-lane float scale, mins the min mw of the block's
+// two sub-blocks (quant.h). The kernels compute
+//   acc += float(dot) * (dx * dw)   per block
+//   mn  += s16 * mw                 per 8 sub-blocks
+// and the sum of the lanes of acc + mn.
 // vpmaddubsw saturates int16: u <= 63 (q6_k) keeps 2 * 63 * 127 inside it, but q8_0 (u up to 255 after an offset)
 // would not, so q8_0 keeps its signed bytes and uses the sign trick instead: |w| * (x * sign(w)), no min term.
 
@@ -20,6 +22,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
+#include <utility>
 
 #include "tessera/backend/cpu/matmul_kernels.h"
 
@@ -41,16 +45,47 @@ uint32_t load_u32(const uint8_t* p) {
 __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
 __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
+// body(std::integral_constant<int, i>) for i = 0 .. N-1: indices known at compile time, so that arrays of
+// registers indexed by them stay in registers.
+template <int N, typename Body>
+inline void unroll(Body&& body) {
+  [&]<int... I>(std::integer_sequence<int, I...>) { (body(std::integral_constant<int, I>{}), ...); }
+  (std::make_integer_sequence<int, N>{});
+}
+
+// Calls block(b, q) for b = 0 .. n-1 in order, with q = std::integral_constant<int, b % 4>: a block's place in its
+// group of 4 is known at compile time.
+template <typename Body>
+inline void for_blocks(int64_t n, Body&& block) {
+  int64_t b = 0;
+  for (; b + 4 <= n; b += 4) unroll<4>([&](auto q) { block(b + decltype(q)::value, q); });
+  switch (n - b) {
+    case 3:
+      block(b, std::integral_constant<int, 0>{}), block(b + 1, std::integral_constant<int, 1>{});
+      block(b + 2, std::integral_constant<int, 2>{});
+      break;
+    case 2:
+      block(b, std::integral_constant<int, 0>{}), block(b + 1, std::integral_constant<int, 1>{});
+      break;
+    case 1:
+      block(b, std::integral_constant<int, 0>{});
+      break;
+    default:
+      break;
+  }
+}
+
 struct Blk {
-  __m256i u;  // 32 values, unsigned (signed for q8_0)
-  __m256 dw;  // per-lane scale
-  __m256 mw;  // per-lane min (unused for q8_0)
+  __m256i u;    // 32 values, unsigned (signed for q8_0)
+  __m256 dw;    // per-lane scale
+  __m128 mins;  // lanes 0, 1: the mins of the block's two 16-value sub-blocks (unused for q8_0)
 };
 
 // Lanes 0-3 take element a, lanes 4-7 element b of a source vector.
 __m256i idx2(int a, int b) { return _mm256_setr_epi32(a, a, a, a, b, b, b, b); }
 
-// ---- readers: weight row -> blocks. f(block_index, blk) for every block of 32 values, in order. ----
+// ---- readers: weight row -> blocks. f(b, blk, q) for every block b of 32 values, in order; q: b % 4 as a
+// std::integral_constant. ----
 
 // q4_0 / q4_1: byte j holds value j (low nibble) and j + 16 (high); q4_0 is q4_1 with m = -8 d.
 template <bool kHasMin>
@@ -60,7 +95,7 @@ struct ReadQ4 {
   void operator()(const uint8_t* row, int64_t K, F&& f) const {
     constexpr int kBytes = kHasMin ? 20 : 18, kQs = kHasMin ? 4 : 2;
     const __m256i lo4 = _mm256_set1_epi8(0x0F);
-    for (int64_t b = 0; b < K / 32; ++b) {
+    for_blocks(K / 32, [&](int64_t b, auto q) {
       const uint8_t* p = row + b * kBytes;
       const __m128i v = load128(p + kQs);
       Blk w;
@@ -68,13 +103,14 @@ struct ReadQ4 {
       if constexpr (kHasMin) {
         const __m128 s = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(load_u32(p))));  // [d, m]
         w.dw = _mm256_broadcastss_ps(s);
-        w.mw = _mm256_broadcastss_ps(_mm_movehdup_ps(s));
+        w.mins = _mm_movehdup_ps(s);
       } else {
-        w.dw = _mm256_broadcastss_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(load_u16(p))));
-        w.mw = _mm256_mul_ps(w.dw, _mm256_set1_ps(-8.0f));
+        const __m128 s = _mm_cvtph_ps(_mm_cvtsi32_si128(load_u16(p)));  // [d]
+        w.dw = _mm256_broadcastss_ps(s);
+        w.mins = _mm_mul_ps(_mm_moveldup_ps(s), _mm_set1_ps(-8.0f));
       }
-      f(b, w);
-    }
+      f(b, w, q);
+    });
   }
 };
 
@@ -82,14 +118,14 @@ struct ReadQ8_0 {
   static constexpr bool kSigned = true;
   template <typename F>
   void operator()(const uint8_t* row, int64_t K, F&& f) const {
-    for (int64_t b = 0; b < K / 32; ++b) {
+    for_blocks(K / 32, [&](int64_t b, auto q) {
       const uint8_t* p = row + b * 34;
       Blk w;
       w.u = load256(p + 2);
       w.dw = _mm256_broadcastss_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(load_u16(p))));
-      w.mw = _mm256_setzero_ps();
-      f(b, w);
-    }
+      w.mins = _mm_setzero_ps();
+      f(b, w, q);
+    });
   }
 };
 
@@ -119,10 +155,12 @@ struct ReadQ45K {
       const __m256 mw8 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(mn8)), nm);
       const __m256i qh = kFive ? load256(p + 16) : _mm256_setzero_si256();
       const uint8_t* qs = p + kQs;
-      for (int g = 0; g < 4; ++g) {
+      const __m128 mw_half[2] = {_mm256_castps256_ps128(mw8), _mm256_extractf128_ps(mw8, 1)};
+      unroll<4>([&](auto gc) {
+        constexpr int g = decltype(gc)::value;
         const __m256i v = load256(qs + 32 * g);
-        for (int half = 0; half < 2; ++half) {
-          const int s = 2 * g + half;
+        unroll<2>([&](auto hc) {
+          constexpr int half = decltype(hc)::value, s = 2 * g + half;
           Blk w;
           w.u = _mm256_and_si256(half == 0 ? v : _mm256_srli_epi16(v, 4), lo4);
           if constexpr (kFive) {
@@ -130,12 +168,11 @@ struct ReadQ45K {
             const __m256i hb = s <= 4 ? _mm256_slli_epi16(qh, 4 - s) : _mm256_srli_epi16(qh, s - 4);
             w.u = _mm256_or_si256(w.u, _mm256_and_si256(hb, bit4));
           }
-          const __m256i idx = _mm256_set1_epi32(s);
-          w.dw = _mm256_permutevar8x32_ps(dw8, idx);
-          w.mw = _mm256_permutevar8x32_ps(mw8, idx);
-          f(sb * 8 + s, w);
-        }
-      }
+          w.dw = _mm256_permutevar8x32_ps(dw8, _mm256_set1_epi32(s));
+          w.mins = _mm_permute_ps(mw_half[s / 4], _MM_SHUFFLE(s % 4, s % 4, s % 4, s % 4));
+          f(sb * 8 + s, w, std::integral_constant<int, s % 4>{});
+        });
+      });
     }
   }
 };
@@ -156,7 +193,10 @@ struct ReadQ6K {
       const __m128i sc = load128(p + 192);
       const __m256 dw_h[2] = {_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc)), d),
                               _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc, 8))), d)};
-      for (int h = 0; h < 2; ++h) {
+      unroll<2>([&](auto hc) {
+        constexpr int h = decltype(hc)::value;
+        const __m256 mw = _mm256_mul_ps(dw_h[h], m32);
+        const __m128 mw_half[2] = {_mm256_castps256_ps128(mw), _mm256_extractf128_ps(mw, 1)};
         const __m256i qa = load256(p + 64 * h), qb = load256(p + 64 * h + 32);
         const __m256i qh = load256(p + 128 + 32 * h);
         const __m256i u[4] = {
@@ -166,14 +206,15 @@ struct ReadQ6K {
             _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), lo4),
                             _mm256_and_si256(_mm256_srli_epi16(qh, 2), top2)),
         };
-        for (int t = 0; t < 4; ++t) {
+        unroll<4>([&](auto tc) {
+          constexpr int t = decltype(tc)::value, k = 2 * (t % 2);
           Blk w;
           w.u = u[t];
           w.dw = _mm256_permutevar8x32_ps(dw_h[h], idx2(2 * t, 2 * t + 1));
-          w.mw = _mm256_mul_ps(w.dw, m32);
-          f(sb * 8 + 4 * h + t, w);
-        }
-      }
+          w.mins = _mm_permute_ps(mw_half[t / 2], _MM_SHUFFLE(k + 1, k + 1, k + 1, k));
+          f(sb * 8 + 4 * h + t, w, tc);
+        });
+      });
     }
   }
 };
@@ -226,6 +267,9 @@ inline __m128 reduce2(__m256 a, __m256 b) {
   const __m128 s = _mm_add_ps(_mm256_castps256_ps128(ab), _mm256_extractf128_ps(ab, 1));
   return _mm_hadd_ps(s, s);
 }
+
+// The sum of v's lanes: lane 0 of reduce2(v, v), the additions reduce2 makes for one column, in its order.
+inline float reduce1(__m256 v) { return _mm_cvtss_f32(reduce2(v, v)); }
 
 inline void store2(__m128 sums, const float* bias, float* out, int nj) {
   float v[4];
@@ -300,37 +344,75 @@ void quantize(const MatmulArgs& a, int64_t m0, int64_t m1) {
     for (int64_t t = l.kp / 16; t < l.ns; ++t) s16[t] = 0.0f;
     if (act.dxl != nullptr) {
       float* dxl = act.dxl + m * (l.kp / 4);
-      float* sxl = act.sxl + m * (l.kp / 4);
-      for (int64_t lane = 0; lane < l.kp / 4; ++lane) {
-        dxl[lane] = d[lane / 8];
-        sxl[lane] = 0.25f * s16[lane / 4];
-      }
+      for (int64_t lane = 0; lane < l.kp / 4; ++lane) dxl[lane] = d[lane / 8];
     }
   }
 }
 
 // ---- small M: weight blocks unpacked in registers, used for all M <= 4 rows ----
-
+//
+// Batch invariance (README): every output is computed with exactly the float operations of tile_half() below, in
+// the same order: per block acc += float(dot) * (dx * dw) lane by lane; in a second accumulator, per group of 4
+// blocks (the last one possibly short) mn += s16 * mw for its 8 sub-blocks in one FMA; then reduce2's horizontal
+// sum of acc + mn, and the bias. Only the data movement differs: no panel; each weight row is unpacked in registers
+// and used at once for all M rows, and a group's mins are gathered in a register as its blocks go by. (The packed
+// kernel's zero padding block, when K % 64 == 32, falls in its last group and adds exact zeros.)
 template <int R, typename Reader>
 void direct_rows(const MatmulArgs& a, int64_t n0, int64_t n1, Reader rd) {
   constexpr bool kSigned = Reader::kSigned;
   const ActQ8& act = a.act;
-  const int64_t lanes = act.l.kp / 4;
+  const int64_t lanes = act.l.kp / 4, nb = a.K / 32, ns = act.l.ns;
   for (int64_t j = n0; j < n1; ++j) {
-    __m256 acc[R], accm[R];
-    for (int r = 0; r < R; ++r) acc[r] = accm[r] = _mm256_setzero_ps();
-    rd(a.w_row(j), a.K, [&](int64_t b, const Blk& w) {
+    __m256 acc[R], mn[R];
+    for (int r = 0; r < R; ++r) acc[r] = mn[r] = _mm256_setzero_ps();
+    // A group's 8 mins from its blocks' 2 each: blocks 0 and 1 in `lo` (m0: block 0's until block 1 comes), block 2
+    // in m2 until block 3 comes.
+    __m128 m0 = _mm_setzero_ps(), m2 = _mm_setzero_ps(), lo = _mm_setzero_ps();
+    const auto add_mins = [&](int64_t b0, __m256 mins) {
+      for (int r = 0; r < R; ++r) mn[r] = _mm256_fmadd_ps(_mm256_loadu_ps(act.s16 + r * ns + 2 * b0), mins, mn[r]);
+    };
+    rd(a.w_row(j), a.K, [&](int64_t b, const Blk& w, auto q) {
+      if constexpr (!kSigned) {
+        constexpr int kQ = decltype(q)::value;
+        if constexpr (kQ == 0) {
+          m0 = w.mins;
+        } else if constexpr (kQ == 1) {
+          lo = _mm_movelh_ps(m0, w.mins);
+        } else if constexpr (kQ == 2) {
+          m2 = w.mins;
+        } else {
+          add_mins(b - 3, _mm256_insertf128_ps(_mm256_castps128_ps256(lo), _mm_movelh_ps(m2, w.mins), 1));
+        }
+      }
       const __m256i au = kSigned ? _mm256_sign_epi8(w.u, w.u) : w.u;
       for (int r = 0; r < R; ++r) {
         const __m256i t =
             dot2<kSigned>(w.u, au, load256(act.qs + r * act.l.kp + 32 * b), load256(act.ql + r * act.l.kp + 32 * b));
-        const __m256 dx = _mm256_loadu_ps(act.dxl + r * lanes + 8 * b);
-        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), _mm256_mul_ps(w.dw, dx), acc[r]);
-        if constexpr (!kSigned) accm[r] = _mm256_fmadd_ps(w.mw, _mm256_loadu_ps(act.sxl + r * lanes + 8 * b), accm[r]);
+        const __m256 s = _mm256_mul_ps(_mm256_loadu_ps(act.dxl + r * lanes + 8 * b), w.dw);
+        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), s, acc[r]);
       }
     });
     const float bias = a.bias != nullptr ? a.bias[j] : 0.0f;
-    for (int r = 0; r < R; ++r) a.out[r * a.N + j] = hsum(_mm256_add_ps(acc[r], accm[r])) + bias;
+    if constexpr (kSigned) {
+      for (int r = 0; r < R; ++r) a.out[r * a.N + j] = reduce1(acc[r]) + bias;
+    } else {
+      // A short last group: zeros for its missing blocks (as the panel's zero padding).
+      const __m128 zero = _mm_setzero_ps();
+      switch (nb & 3) {
+        case 1:
+          add_mins(nb - 1, _mm256_zextps128_ps256(_mm_movelh_ps(m0, zero)));
+          break;
+        case 2:
+          add_mins(nb - 2, _mm256_zextps128_ps256(lo));
+          break;
+        case 3:
+          add_mins(nb - 3, _mm256_insertf128_ps(_mm256_castps128_ps256(lo), _mm_movelh_ps(m2, zero), 1));
+          break;
+        default:
+          break;
+      }
+      for (int r = 0; r < R; ++r) a.out[r * a.N + j] = reduce1(_mm256_add_ps(acc[r], mn[r])) + bias;
+    }
   }
 }
 
@@ -375,13 +457,11 @@ void pack(const MatmulArgs& a, int64_t j0, int nj, uint8_t* panel, Reader rd) {
     }
     std::fill(mw, mw + ns, 0.0f);
     if (jj >= nj) continue;
-    rd(a.w_row(j0 + jj), a.K, [&](int64_t b, const Blk& w) {
+    rd(a.w_row(j0 + jj), a.K, [&](int64_t b, const Blk& w, auto) {
       uint8_t* pb = panel + b * kBlockBytes;
       _mm256_store_si256(reinterpret_cast<__m256i*>(pb + 32 * jj), w.u);
       _mm256_store_ps(reinterpret_cast<float*>(pb + 128 + 32 * jj), w.dw);
-      // Lanes 0 and 4 carry the mins of the block's two 16-value sub-blocks.
-      mw[2 * b] = _mm256_cvtss_f32(w.mw);
-      mw[2 * b + 1] = _mm_cvtss_f32(_mm256_extractf128_ps(w.mw, 1));
+      _mm_storel_pi(reinterpret_cast<__m64*>(mw + 2 * b), w.mins);
     });
   }
 }
@@ -409,16 +489,27 @@ void tile_half(const MatmulArgs& a, const uint8_t* panel, int64_t i0, int64_t j0
       }
     }
   }
+  // Min terms: sum over sub-blocks of mw * s16 in their own accumulator, 8 sub-blocks (4 blocks) per FMA, added
+  // once at the end (the arrays are zero past the row's end).
+  // (Two rows at a time: 4 independent FMA chains, and room in the 16 registers next to acc.)
   if constexpr (!kSigned) {
     const auto* mins = reinterpret_cast<const float*>(panel + nb * kBlockBytes);
-    for (int64_t t = 0; t < ns; t += 8) {
-      for (int r = 0; r < RM; ++r) {
-        const __m256 s = _mm256_loadu_ps(act.s16 + (i0 + r) * ns + t);
-        for (int j = 0; j < 2; ++j) {
-          acc[r][j] = _mm256_fmadd_ps(s, _mm256_loadu_ps(mins + (jh + j) * ns + t), acc[r][j]);
+    unroll<(RM + 1) / 2>([&](auto pc) {
+      constexpr int r0 = 2 * decltype(pc)::value, rn = std::min(2, RM - r0);
+      __m256 mn[2][2];
+      for (int r = 0; r < 2; ++r) mn[r][0] = mn[r][1] = _mm256_setzero_ps();
+      for (int64_t t = 0; t < 2 * nb; t += 8) {
+        const __m256 m0 = _mm256_loadu_ps(mins + jh * ns + t), m1 = _mm256_loadu_ps(mins + (jh + 1) * ns + t);
+        for (int r = 0; r < rn; ++r) {
+          const __m256 s = _mm256_loadu_ps(act.s16 + (i0 + r0 + r) * ns + t);
+          mn[r][0] = _mm256_fmadd_ps(s, m0, mn[r][0]);
+          mn[r][1] = _mm256_fmadd_ps(s, m1, mn[r][1]);
         }
       }
-    }
+      for (int r = 0; r < rn; ++r) {
+        for (int j = 0; j < 2; ++j) acc[r0 + r][j] = _mm256_add_ps(acc[r0 + r][j], mn[r][j]);
+      }
+    });
   }
   for (int r = 0; r < RM; ++r) {
     const float* bias = a.bias != nullptr ? a.bias + j0 + jh : nullptr;

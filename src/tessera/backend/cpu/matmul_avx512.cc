@@ -5,10 +5,11 @@
 // products into one of 16 int32 lanes, so lane l covers bytes 4l..4l+3 and "lane group" g = l / 4 covers 16 bytes,
 // exactly one sub-block of 16 values. The activation codes have two int8 digits (quant.h), so a pair's integer
 // dot is dpbusd(dpbusd(0, u, hi) << 8, u, lo): 4 * 255 * 127 * 256 stays far inside int32. Each reader turns a
-// weight row into pairs {u, dw, mw}, where dw and mw are per-lane float vectors (the scale and min of the lane's
-// sub-block, quant.h), and the kernels finish with
-//   acc += float(dot) * dw * dx        (dx: the activation block scale of the lane)
-//   + sum over sub-blocks of mw * s16  (s16: d * sum(c) of the activations, 16 values)
+// weight row into pairs {u, dw, mins}: dw the per-lane float scale of the lane's sub-block, mins the min mw of each
+// of the pair's 4 sub-blocks in natural order (quant.h). The kernels compute
+//   acc += float(dot) * (dx * dw)   per pair              (dx: the activation block scale of the lane)
+//   mn  += s16 * mw                 per 16 sub-blocks     (s16: d * sum(c) of the activations, 16 values)
+// and the sum of the lanes of acc + mn.
 //
 // Lane order. Natural: group g holds values 16g..16g+15 of the pair. q4_0 / q4_1 instead use the order that one
 // 256-bit load of two blocks' 16 nibble bytes unpacks to without shuffles: [block0 low nibbles, block1 low,
@@ -26,6 +27,7 @@
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 
 #include "tessera/backend/cpu/matmul_kernels.h"
 
@@ -58,21 +60,55 @@ __m512i group_index(F f) {
   return _mm512_load_si512(idx);
 }
 
+// body(std::integral_constant<int, i>) for i = 0 .. N-1: indices known at compile time, so that arrays of
+// registers indexed by them stay in registers.
+template <int N, typename Body>
+inline void unroll(Body&& body) {
+  [&]<int... I>(std::integer_sequence<int, I...>) { (body(std::integral_constant<int, I>{}), ...); }
+  (std::make_integer_sequence<int, N>{});
+}
 template <typename Body>
 inline void unroll4(Body&& body) {
-  body(std::integral_constant<int, 0>{});
-  body(std::integral_constant<int, 1>{});
-  body(std::integral_constant<int, 2>{});
-  body(std::integral_constant<int, 3>{});
+  unroll<4>(body);
+}
+
+// Calls pair(p, q, false) for p = 0 .. n-1 in order, with q = std::integral_constant<int, p % 4>: a pair's place in
+// its group of 4 is known at compile time; then, if `half`, pair(n, q, true) for a last half pair.
+template <typename Body>
+inline void for_pairs(int64_t n, bool half, Body&& pair) {
+  using Q0 = std::integral_constant<int, 0>;
+  using Q1 = std::integral_constant<int, 1>;
+  using Q2 = std::integral_constant<int, 2>;
+  using Q3 = std::integral_constant<int, 3>;
+  int64_t p = 0;
+  for (; p + 4 <= n; p += 4) unroll4([&](auto q) { pair(p + decltype(q)::value, q, false); });
+  switch (n - p) {
+    case 3:
+      pair(p, Q0{}, false), pair(p + 1, Q1{}, false), pair(p + 2, Q2{}, false);
+      if (half) pair(p + 3, Q3{}, true);
+      break;
+    case 2:
+      pair(p, Q0{}, false), pair(p + 1, Q1{}, false);
+      if (half) pair(p + 2, Q2{}, true);
+      break;
+    case 1:
+      pair(p, Q0{}, false);
+      if (half) pair(p + 1, Q1{}, true);
+      break;
+    default:
+      if (half) pair(p, Q0{}, true);
+      break;
+  }
 }
 
 struct Pair {
-  __m512i u;  // 64 unsigned values in the type's lane order
-  __m512 dw;  // per-lane scale
-  __m512 mw;  // per-lane min (offsets of signed codes folded in)
+  __m512i u;    // 64 unsigned values in the type's lane order
+  __m512 dw;    // per-lane scale
+  __m128 mins;  // min of each 16-value sub-block (offsets of signed codes folded in), in natural order
 };
 
-// ---- readers: weight row -> pairs. f(pair_index, pair) for every pair of the row, in order. ----
+// ---- readers: weight row -> pairs. f(p, pair, q) for every pair p of the row, in order; q: p % 4 as a
+// std::integral_constant. ----
 
 // q4_0 (18 bytes: f16 d, 16 nibble bytes) and q4_1 (20 bytes: f16 d, f16 m, nibbles). Byte j of a block holds
 // value j (low nibble) and j + 16 (high). q4_0 is q4_1 with m = -8 d. An odd block count ends with a half pair
@@ -86,8 +122,9 @@ struct ReadQ4 {
     const __m512i lo4 = _mm512_set1_epi8(0x0F);
     // Converted scales are [d0, m0, d1, m1] (q4_1) or [d0, d1] (q4_0); groups alternate block 0, 1, 0, 1.
     const __m512i idx_d = group_index([](int g) { return (g & 1) * (kHasMin ? 2 : 1); });
-    const __m512i idx_m = group_index([](int g) { return (g & 1) * 2 + 1; });
-    const auto pair = [&](int64_t p, const uint8_t* p0, const uint8_t* p1) {
+    for_pairs(K / 64, K % 64 != 0, [&](int64_t p, auto q, bool half) {
+      const uint8_t* p0 = row + 2 * p * kBytes;
+      const uint8_t* p1 = half ? p0 : p0 + kBytes;
       const __m256i v =
           _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p0 + kQs))),
                                   _mm_loadu_si128(reinterpret_cast<const __m128i*>(p1 + kQs)), 1);
@@ -99,50 +136,48 @@ struct ReadQ4 {
       } else {
         h = _mm_insert_epi16(_mm_cvtsi32_si128(load_u16(p0)), load_u16(p1), 1);
       }
-      const __m512 s = _mm512_castps128_ps512(_mm_cvtph_ps(h));
-      w.dw = _mm512_permutexvar_ps(idx_d, s);
+      const __m128 s = _mm_cvtph_ps(h);
+      w.dw = _mm512_permutexvar_ps(idx_d, _mm512_castps128_ps512(s));
+      // Natural sub-blocks 0, 1 are block 0's, 2, 3 block 1's.
       if constexpr (kHasMin) {
-        w.mw = _mm512_permutexvar_ps(idx_m, s);
+        w.mins = _mm_permute_ps(s, _MM_SHUFFLE(3, 3, 1, 1));
       } else {
-        w.mw = _mm512_mul_ps(w.dw, _mm512_set1_ps(-8.0f));
+        w.mins = _mm_mul_ps(_mm_permute_ps(s, _MM_SHUFFLE(1, 1, 0, 0)), _mm_set1_ps(-8.0f));
       }
-      f(p, w);
-    };
-    const int64_t np = K / 64;
-    for (int64_t p = 0; p < np; ++p) pair(p, row + 2 * p * kBytes, row + (2 * p + 1) * kBytes);
-    if (K % 64 != 0) pair(np, row + 2 * np * kBytes, row + 2 * np * kBytes);
+      f(p, w, q);
+    });
   }
 };
 
 // q8_0 (34 bytes: f16 d, 32 signed bytes). vpdpbusd wants the weights unsigned: u = q + 128 (flip the top bit) and
-// mw = -128 d takes the offset back out.
+// a min of -128 d takes the offset back out.
 struct ReadQ8_0 {
   static constexpr Order kOrder = Order::kNatural;
   template <typename F>
   void operator()(const uint8_t* row, int64_t K, F&& f) const {
     const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
     const __m512i idx_d = group_index([](int g) { return g / 2; });
-    const auto pair = [&](int64_t p, const uint8_t* p0, const uint8_t* p1) {
-      const __m512i q =
+    for_pairs(K / 64, K % 64 != 0, [&](int64_t p, auto q, bool half) {
+      const uint8_t* p0 = row + 2 * p * 34;
+      const uint8_t* p1 = half ? p0 : p0 + 34;  // a half pair: see ReadQ4
+      const __m512i codes =
           _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p0 + 2))),
                              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p1 + 2)), 1);
       Pair w;
-      w.u = _mm512_xor_si512(q, flip);
+      w.u = _mm512_xor_si512(codes, flip);
       const __m128i h = _mm_insert_epi16(_mm_cvtsi32_si128(load_u16(p0)), load_u16(p1), 1);
-      w.dw = _mm512_permutexvar_ps(idx_d, _mm512_castps128_ps512(_mm_cvtph_ps(h)));
-      w.mw = _mm512_mul_ps(w.dw, _mm512_set1_ps(-128.0f));
-      f(p, w);
-    };
-    const int64_t np = K / 64;
-    for (int64_t p = 0; p < np; ++p) pair(p, row + 2 * p * 34, row + (2 * p + 1) * 34);
-    if (K % 64 != 0) pair(np, row + 2 * np * 34, row + 2 * np * 34);  // half pair: see ReadQ4
+      const __m128 s = _mm_cvtph_ps(h);
+      w.dw = _mm512_permutexvar_ps(idx_d, _mm512_castps128_ps512(s));
+      w.mins = _mm_mul_ps(_mm_permute_ps(s, _MM_SHUFFLE(1, 1, 0, 0)), _mm_set1_ps(-128.0f));
+      f(p, w, q);
+    });
   }
 };
 
 // q4_k (144 bytes: f16 d, f16 dmin, 12 bytes of 6-bit scales/mins, 128 nibble bytes) and q5_k (176 bytes: the same
 // with 32 bytes qh before the nibbles). Super-block = 8 sub-blocks of 32 = 4 pairs; pair g is 32 nibble bytes,
 // low nibbles = sub-block 2g, high = 2g+1, so it unpacks in natural order. q5_k's fifth bit of value l of
-// sub-block s is bit s of qh[l]. w = d sc q - dmin mn: mw = -dmin mn.
+// sub-block s is bit s of qh[l]. w = d sc q - dmin mn: the min is -dmin mn.
 template <bool kFive>
 struct ReadQ45K {
   static constexpr Order kOrder = Order::kNatural;
@@ -166,7 +201,7 @@ struct ReadQ45K {
       const __m256 d8 = _mm256_broadcastss_ps(dd);
       const __m256 nm8 = _mm256_broadcastss_ps(_mm_sub_ps(_mm_setzero_ps(), _mm_movehdup_ps(dd)));
       const __m512 dw8 = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(sc8)), d8));
-      const __m512 mw8 = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(mn8)), nm8));
+      const __m256 mw8 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(mn8)), nm8);
       __m512i h = _mm512_setzero_si512();
       if constexpr (kFive) {
         // [qh, qh >> 1]: bit 2g of the low half and bit 2g+1 (now at 2g) of the high half belong to pair g.
@@ -186,8 +221,10 @@ struct ReadQ45K {
         }
         const __m512i idx = _mm512_add_epi32(idx0, _mm512_set1_epi32(2 * g));
         w.dw = _mm512_permutexvar_ps(idx, dw8);
-        w.mw = _mm512_permutexvar_ps(idx, mw8);
-        f(sb * 4 + g, w);
+        // Natural sub-blocks 0, 1 of the pair are sub-block 2g (of 32) of the super-block, 2, 3 are 2g + 1.
+        const __m128 m4 = g < 2 ? _mm256_castps256_ps128(mw8) : _mm256_extractf128_ps(mw8, 1);
+        w.mins = g % 2 == 0 ? _mm_unpacklo_ps(m4, m4) : _mm_unpackhi_ps(m4, m4);
+        f(sb * 4 + g, w, gc);
       });
     }
   }
@@ -196,7 +233,7 @@ struct ReadQ45K {
 // q6_k (210 bytes: ql[128], qh[64], int8 scales[16], f16 d). Two halves of 128 values; in half h, the 64 bytes
 // ql[64h..] give values 0..63 (low nibbles) and 64..127 (high nibbles) in natural order, and the 32 bytes
 // qh[32h..] give their top 2 bits at bit pairs 0/2 (values 0..31 / 32..63) and 4/6 (64..95 / 96..127).
-// w = d sc (q - 32): u = q, dw = d sc per 16 values, mw = -32 dw.
+// w = d sc (q - 32): u = q, dw = d sc per 16 values, min -32 dw.
 struct ReadQ6K {
   static constexpr Order kOrder = Order::kNatural;
   template <typename F>
@@ -210,7 +247,9 @@ struct ReadQ6K {
       const __m512 d = _mm512_set1_ps(_mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(load_u16(p + 208)))));
       const __m512 dw16 = _mm512_mul_ps(
           _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 192)))), d);
-      for (int h = 0; h < 2; ++h) {
+      const __m512 mw16 = _mm512_mul_ps(dw16, m32);
+      const auto half = [&](auto hc) {
+        constexpr int h = decltype(hc)::value;
         const __m512i ql = _mm512_loadu_si512(p + 64 * h);
         const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 128 + 32 * h));
         const __m512i qh2 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
@@ -219,15 +258,17 @@ struct ReadQ6K {
         w.u = _mm512_or_si512(_mm512_and_si512(ql, lo4), _mm512_and_si512(_mm512_slli_epi16(qh2, 4), top2));
         __m512i idx = _mm512_add_epi32(idx0, _mm512_set1_epi32(8 * h));
         w.dw = _mm512_permutexvar_ps(idx, dw16);
-        w.mw = _mm512_mul_ps(w.dw, m32);
-        f(sb * 4 + 2 * h, w);
+        w.mins = _mm512_extractf32x4_ps(mw16, 2 * h);
+        f(sb * 4 + 2 * h, w, std::integral_constant<int, 2 * h>{});
         // Values 64..127: high nibbles, top bits from bit pairs 4 / 6, already at bits 4-5.
         w.u = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), lo4), _mm512_and_si512(qh2, top2));
         idx = _mm512_add_epi32(idx, _mm512_set1_epi32(4));
         w.dw = _mm512_permutexvar_ps(idx, dw16);
-        w.mw = _mm512_mul_ps(w.dw, m32);
-        f(sb * 4 + 2 * h + 1, w);
-      }
+        w.mins = _mm512_extractf32x4_ps(mw16, 2 * h + 1);
+        f(sb * 4 + 2 * h + 1, w, std::integral_constant<int, 2 * h + 1>{});
+      };
+      half(std::integral_constant<int, 0>{});
+      half(std::integral_constant<int, 1>{});
     }
   }
 };
@@ -276,7 +317,7 @@ inline __m512i dot2(__m512i u, __m512i hi, __m512i lo) {
 // ---- activations ----
 
 // Same numbers as quantize_act_row (quant.cc): digits at amax / 127 and 1/256 of it, round half to even; stored in
-// the lane order of the weight type, plus the per-lane dx and s16 / 4 expansions for the direct kernels.
+// the lane order of the weight type, plus the per-lane dx expansion for the direct kernels.
 void quantize(const MatmulArgs& a, int64_t m0, int64_t m1) {
   const ActQ8& act = a.act;
   const ActLayout& l = act.l;
@@ -323,39 +364,88 @@ void quantize(const MatmulArgs& a, int64_t m0, int64_t m1) {
     for (int64_t t = l.kp / 16; t < l.ns; ++t) s16[t] = 0.0f;
     if (act.dxl != nullptr) {
       float* dxl = act.dxl + m * (l.kp / 4);
-      float* sxl = act.sxl + m * (l.kp / 4);
       for (int64_t grp = 0; grp < l.kp / 16; ++grp) {
         const int64_t s = 4 * (grp / 4) + sub_of_group(ord, static_cast<int>(grp % 4));
-        for (int e = 0; e < 4; ++e) {
-          dxl[4 * grp + e] = d[s / 2];
-          sxl[4 * grp + e] = 0.25f * s16[s];
-        }
+        for (int e = 0; e < 4; ++e) dxl[4 * grp + e] = d[s / 2];
       }
     }
   }
 }
 
-// ---- small M: weights unpacked in registers, used for all M <= 4 rows ----
+// Columns (weight rows) per register tile, and per reduce4 in both kernels.
+constexpr int kNR = 4;
 
+// ---- small M: weights unpacked in registers, used for all M <= 4 rows ----
+//
+// Batch invariance (README): every output is computed with exactly the float operations of tile() below, in the
+// same order: per pair acc += float(dot) * (dx * dw) lane by lane; in a second accumulator, per group of 4 pairs
+// (the last one possibly short) mn += s16 * mw for its 16 sub-blocks in one FMA; then reduce4's horizontal sum of
+// acc + mn for 4 columns at a time, and the bias. Only the data movement differs: no panel; each weight row is
+// unpacked in registers and used at once for all M rows, and a group's mins are put together in a register as its
+// pairs go by.
 template <int R, typename Reader>
 void direct_rows(const MatmulArgs& a, int64_t n0, int64_t n1, Reader rd) {
   const ActQ8& act = a.act;
-  const int64_t lanes = act.l.kp / 4;
-  for (int64_t j = n0; j < n1; ++j) {
-    // Separate accumulators for the scaled dot and the min term keep the dependency chain per pair to one FMA.
-    __m512 acc[R], accm[R];
-    for (int r = 0; r < R; ++r) acc[r] = accm[r] = _mm512_setzero_ps();
-    rd(a.w_row(j), a.K, [&](int64_t p, const Pair& w) {
+  const int64_t lanes = act.l.kp / 4, np = act.l.kp / 64, ns = act.l.ns;
+  // One column: acc + mn of each row.
+  const auto column = [&](int64_t j, __m512* sums) {
+    __m512 acc[R], mn[R];
+    for (int r = 0; r < R; ++r) acc[r] = mn[r] = _mm512_setzero_ps();
+    // A group's 16 mins from its pairs' 4 each: pairs 0 and 1 in `lo` (m0: pair 0's until pair 1 comes), pair 2 in
+    // m2 until pair 3 comes.
+    __m128 m0 = _mm_setzero_ps(), m2 = _mm_setzero_ps();
+    __m256 lo = _mm256_setzero_ps();
+    const auto add_mins = [&](int64_t p0, __m512 mins) {
+      for (int r = 0; r < R; ++r) mn[r] = _mm512_fmadd_ps(_mm512_loadu_ps(act.s16 + r * ns + 4 * p0), mins, mn[r]);
+    };
+    rd(a.w_row(j), a.K, [&](int64_t p, const Pair& w, auto q) {
+      constexpr int kQ = decltype(q)::value;
+      if constexpr (kQ == 0) {
+        m0 = w.mins;
+      } else if constexpr (kQ == 1) {
+        lo = _mm256_insertf128_ps(_mm256_castps128_ps256(m0), w.mins, 1);
+      } else if constexpr (kQ == 2) {
+        m2 = w.mins;
+      } else {
+        add_mins(p - 3, _mm512_insertf32x8(_mm512_castps256_ps512(lo),
+                                           _mm256_insertf128_ps(_mm256_castps128_ps256(m2), w.mins, 1), 1));
+      }
       for (int r = 0; r < R; ++r) {
         const __m512i t = dot2(w.u, _mm512_loadu_si512(act.qs + r * act.l.kp + 64 * p),
                                _mm512_loadu_si512(act.ql + r * act.l.kp + 64 * p));
-        const __m512 dx = _mm512_loadu_ps(act.dxl + r * lanes + 16 * p);
-        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_mul_ps(w.dw, dx), acc[r]);
-        accm[r] = _mm512_fmadd_ps(w.mw, _mm512_loadu_ps(act.sxl + r * lanes + 16 * p), accm[r]);
+        const __m512 s = _mm512_mul_ps(_mm512_loadu_ps(act.dxl + r * lanes + 16 * p), w.dw);
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), s, acc[r]);
       }
     });
-    const float bias = a.bias != nullptr ? a.bias[j] : 0.0f;
-    for (int r = 0; r < R; ++r) a.out[r * a.N + j] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r], accm[r])) + bias;
+    // A short last group: zeros for its missing pairs (as the panel's zero padding).
+    switch (np & 3) {
+      case 1:
+        add_mins(np - 1, _mm512_zextps128_ps512(m0));
+        break;
+      case 2:
+        add_mins(np - 2, _mm512_zextps256_ps512(lo));
+        break;
+      case 3:
+        add_mins(np - 3, _mm512_insertf32x8(_mm512_castps256_ps512(lo), _mm256_zextps128_ps256(m2), 1));
+        break;
+      default:
+        break;
+    }
+    for (int r = 0; r < R; ++r) sums[r] = _mm512_add_ps(acc[r], mn[r]);
+  };
+  for (int64_t j0 = n0; j0 < n1; j0 += kNR) {
+    const int nj = static_cast<int>(std::min<int64_t>(kNR, n1 - j0));
+    __m512 sums[kNR][R];
+    for (int jj = 0; jj < kNR; ++jj) {
+      if (jj < nj) {
+        column(j0 + jj, sums[jj]);
+      } else {
+        for (int r = 0; r < R; ++r) sums[jj][r] = _mm512_setzero_ps();
+      }
+    }
+    const float* bias = a.bias != nullptr ? a.bias + j0 : nullptr;
+    for (int r = 0; r < R; ++r)
+      store4(reduce4(sums[0][r], sums[1][r], sums[2][r], sums[3][r]), bias, a.out + r * a.N + j0, nj);
   }
 }
 
@@ -380,7 +470,6 @@ void int_direct(const MatmulArgs& a, int64_t n0, int64_t n1) {
 // the mins as floats [4][ns] per natural 16-value sub-block. For K = 1536 that is 14 KiB: it stays in L1 while
 // every 4-row tile of activations streams past it. Missing rows at the end of N are zero (and not stored).
 
-constexpr int kNR = 4;
 constexpr int64_t kPairBytes = kNR * 128;
 
 size_t panel_bytes(const MatmulArgs& a) {
@@ -391,18 +480,14 @@ template <typename Reader>
 void pack(const MatmulArgs& a, int64_t j0, int nj, uint8_t* panel, Reader rd) {
   const int64_t np = a.act.l.kp / 64, ns = a.act.l.ns;
   auto* mins = reinterpret_cast<float*>(panel + np * kPairBytes);
-  // Lanes 0, 4, 8, 12 start lane groups 0..3: gather them into lanes 0..3 in natural sub-block order.
-  const __m512i idx_sub = _mm512_setr_epi32(4 * sub_of_group(Reader::kOrder, 0), 4 * sub_of_group(Reader::kOrder, 1),
-                                            4 * sub_of_group(Reader::kOrder, 2), 4 * sub_of_group(Reader::kOrder, 3), 0,
-                                            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
   for (int jj = 0; jj < kNR; ++jj) {
     float* mw = mins + jj * ns;
     if (jj < nj) {
-      rd(a.w_row(j0 + jj), a.K, [&](int64_t p, const Pair& w) {
+      rd(a.w_row(j0 + jj), a.K, [&](int64_t p, const Pair& w, auto) {
         uint8_t* pp = panel + p * kPairBytes;
         _mm512_store_si512(pp + 64 * jj, w.u);
         _mm512_store_ps(pp + 256 + 64 * jj, w.dw);
-        _mm_storeu_ps(mw + 4 * p, _mm512_castps512_ps128(_mm512_permutexvar_ps(idx_sub, w.mw)));
+        _mm_storeu_ps(mw + 4 * p, w.mins);
       });
       std::fill(mw + 4 * np, mw + ns, 0.0f);
     } else {
@@ -417,7 +502,7 @@ void pack(const MatmulArgs& a, int64_t j0, int nj, uint8_t* panel, Reader rd) {
 
 // Rows i0..i0+RM of the activations against the panel: per pair and row, 4 x (2 vpdpbusd and a shift, convert,
 // scale, FMA) for 4 x 128 flops, with each u loaded once per pair for all RM rows and each activation vector once
-// for all 4.
+// for all 4. Each output's float operations do not depend on RM, j0 or nj; direct_rows repeats them exactly.
 template <int RM>
 void tile(const MatmulArgs& a, const uint8_t* panel, int64_t i0, int64_t j0, int nj, __m512i idx_dx) {
   const ActQ8& act = a.act;
@@ -443,14 +528,20 @@ void tile(const MatmulArgs& a, const uint8_t* panel, int64_t i0, int64_t j0, int
       }
     }
   }
-  // Min terms: sum over sub-blocks of mw * s16, 16 sub-blocks per FMA (the arrays are zero padded to ns).
+  // Min terms: sum over sub-blocks of mw * s16 in their own accumulator, 16 sub-blocks (4 pairs) per FMA, added
+  // once at the end (the arrays are zero past the row's end).
+  // (A row at a time: 4 independent FMA chains, and room in the registers next to acc.)
   const auto* mins = reinterpret_cast<const float*>(panel + np * kPairBytes);
-  for (int64_t t = 0; t < ns; t += 16) {
-    for (int r = 0; r < RM; ++r) {
+  unroll<RM>([&](auto rc) {
+    constexpr int r = decltype(rc)::value;
+    __m512 mn[kNR];
+    for (int j = 0; j < kNR; ++j) mn[j] = _mm512_setzero_ps();
+    for (int64_t t = 0; t < 4 * np; t += 16) {
       const __m512 s = _mm512_loadu_ps(act.s16 + (i0 + r) * ns + t);
-      for (int j = 0; j < kNR; ++j) acc[r][j] = _mm512_fmadd_ps(s, _mm512_loadu_ps(mins + j * ns + t), acc[r][j]);
+      for (int j = 0; j < kNR; ++j) mn[j] = _mm512_fmadd_ps(s, _mm512_loadu_ps(mins + j * ns + t), mn[j]);
     }
-  }
+    for (int j = 0; j < kNR; ++j) acc[r][j] = _mm512_add_ps(acc[r][j], mn[j]);
+  });
   for (int r = 0; r < RM; ++r) {
     const float* bias = a.bias != nullptr ? a.bias + j0 : nullptr;
     store4(reduce4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]), bias, a.out + (i0 + r) * a.N + j0, nj);

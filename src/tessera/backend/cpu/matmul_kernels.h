@@ -7,6 +7,10 @@
 //                       int_direct (M <= direct_max_rows: each weight block is unpacked into registers and used
 //                       for all M rows) or int_packed (larger M: tiles of n_tile weight rows are unpacked once into
 //                       a per-thread panel in L1 and swept by register-tiled int8 dot products over all rows).
+//
+// Batch invariance: each output element must come out of the same float operations in the same order whichever
+// kernel computes it (int_direct or int_packed, any register tile, any M, row position, row or column range), so
+// a row's result never depends on the rows it shares a call with (README.md, "Batch invariance").
 #pragma once
 
 #include <cstddef>
@@ -33,7 +37,7 @@ struct MatmulArgs {
 struct IsaKernels {
   int direct_max_rows = 0;  // int_direct serves M <= this; 0: always int_packed
   int n_tile = 1;           // column ranges given to int_packed start at multiples of this
-  // Quantizes rows [m0, m1) of x into a.act in this level's layout for a.wt (dxl/sxl too when non-null).
+  // Quantizes rows [m0, m1) of x into a.act in this level's layout for a.wt (dxl too when non-null).
   void (*quantize)(const MatmulArgs& a, int64_t m0, int64_t m1) = nullptr;
   void (*int_direct)(const MatmulArgs& a, int64_t n0, int64_t n1) = nullptr;
   // Bytes of one thread's panel for int_packed.

@@ -12,7 +12,7 @@
 //
 // so that one block's contribution to a dot product is dw * dx * sum(u * c) + mw * s16 summed over its
 // sub-blocks, with sum(u * c) = 256 * sum(u * hi) + sum(u * lo): two int8 dot products, one scale and a "min" term
-// that the kernels add once per row pair. Types with a signed code fold the offset into mw (q4_0: u = nibble,
+// that the kernels sum separately. Types with a signed code fold the offset into mw (q4_0: u = nibble,
 // mw = -8 d; q6_k: mw = -32 d sc; q8_0 on VNNI: u = q + 128, mw = -128 d), which keeps every SIMD dot product
 // unsigned x signed, the only form x86 has.
 #pragma once
@@ -43,10 +43,9 @@ struct ActQ8 {
   int8_t* ql = nullptr;  // [M][kp] low digits, same order
   float* d = nullptr;    // [M][nd] scale of the codes of each block of 32 (0 for an all-zero block)
   float* s16 = nullptr;  // [M][ns] d * sum(c) over each 16 values
-  // Optional per-lane expansions of d and s16/4 (one float per 4 values), for the small-M kernels, in the lane
-  // order of the SIMD level; null when unused. [M][kp / 4] each.
+  // Optional per-lane expansion of d (one float per 4 values), for the small-M kernels, in the lane order of the
+  // SIMD level; null when unused. [M][kp / 4].
   float* dxl = nullptr;
-  float* sxl = nullptr;
 };
 
 // Quantizes one row of K floats into row m of `a` in block-natural order, writing the zero padding too.
