@@ -89,8 +89,7 @@ int bench_throughput(int argc, char** argv) {
     r.sampling.temperature = 0.0f;
     return r;
   };
-  for (const auto& r : {make_request(*input_len, *output_len)})
-    if (Status s = ec.validate(r); !s.ok()) return fail("bench throughput", s);
+  if (Status s = ec.validate(make_request(*input_len, *output_len)); !s.ok()) return fail("bench throughput", s);
 
   engine::RequestId next_id = 1;
   std::map<engine::RequestId, std::shared_ptr<engine::RequestStream>> streams;

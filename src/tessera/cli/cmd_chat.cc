@@ -14,17 +14,6 @@
 #include "tessera/tokenizer/stream_decoder.h"
 
 namespace tessera::cli {
-namespace {
-
-Expected<std::string> read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return not_found(path + ": cannot read");
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
 
 int cmd_chat(int argc, char** argv) {
   auto args = Args::parse(argc, argv, 2,

@@ -26,14 +26,6 @@
 namespace tessera::cli {
 namespace {
 
-Expected<std::string> read_text_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return not_found("cannot read " + path);
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 // While the model loads on a terminal: elapsed seconds on one line, rewritten in place.
 class LoadingIndicator {
  public:
@@ -144,7 +136,7 @@ int cmd_serve(int argc, char** argv) {
   }
   std::string template_source = m->tokenizer->chat_template();
   if (auto file = args->get("chat-template")) {
-    auto text = read_text_file(*file);
+    auto text = read_file(*file);
     if (!text.ok()) return fail("serve", text.status());
     template_source = *text;
   }

@@ -15,14 +15,6 @@
 namespace tessera::cli {
 namespace {
 
-Expected<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return not_found("cannot open " + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 int render(int argc, char** argv) {
   constexpr const char* kCommand = "template render";
   auto args = Args::parse(argc, argv, 3, {"context", "now"}, {});

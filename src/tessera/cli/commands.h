@@ -22,6 +22,9 @@ int cmd_detokenize(int argc, char** argv);
 // MODEL as users write it: a path, or "default" (fetched into the cache on first use).
 Expected<std::string> resolve_model_path(const std::string& model);
 
+// The whole file, bytes as they are; NotFound naming the path when it cannot be read.
+Expected<std::string> read_file(const std::string& path);
+
 // Prints "tessera <command>: <status>" to stderr and returns the exit code for it (2 for bad usage, 1 otherwise).
 int fail(const char* command, const Status& status);
 

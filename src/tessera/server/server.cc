@@ -203,7 +203,7 @@ struct Server::Impl {
       if (!prompt.is_string())
         return send_reply(*r, api::openai::error_reply(api::invalid_request("'prompt' must be a string", "prompt")));
       model = resolve((*body)["model"].is_string() ? (*body)["model"].get<std::string>() : "");
-      if (!model) return send_reply(*r, api::openai::error_reply(api::model_not_found(dump((*body)["model"]))));
+      if (!model) return send_reply(*r, api::openai::error_reply(api::model_not_found(api::dump((*body)["model"]))));
       const bool add_special = !body->contains("add_special_tokens") || (*body)["add_special_tokens"] == true;
       tokens = model->tokenizer->encode(prompt.get<std::string>(), add_special);
     }
@@ -219,7 +219,7 @@ struct Server::Impl {
       return send_reply(*r, api::openai::error_reply(api::invalid_request("'tokens' must be an array", "tokens")));
     const api::ServedModel* model = resolver(Api::kOpenAI)(
         (*body)["model"].is_string() ? (*body)["model"].get<std::string>() : models[0]->served.name);
-    if (!model) return send_reply(*r, api::openai::error_reply(api::model_not_found(dump((*body)["model"]))));
+    if (!model) return send_reply(*r, api::openai::error_reply(api::model_not_found(api::dump((*body)["model"]))));
     std::vector<int32_t> ids;
     for (const Json& t : (*body)["tokens"]) {
       if (!t.is_number_integer() || t.get<int64_t>() < 0 ||
@@ -229,8 +229,6 @@ struct Server::Impl {
     }
     r->send(200, "application/json", api::dump(Json{{"prompt", model->tokenizer->decode(ids, false)}}), {});
   }
-
-  static std::string dump(const Json& j) { return api::dump(j); }
 };
 
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) { impl_->ready = &ready_; }
